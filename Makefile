@@ -1,0 +1,26 @@
+# One command to set up and train, one to set up and test. Each creates .venv and installs the project first.
+#   make train DATASET=path/to/imdb      (DATASET defaults to the Hub id stanfordnlp/imdb)
+#   make test IMDB_DATASET=path/to/imdb
+PYTHON ?= python3
+VENV ?= .venv
+# A CPU build of PyTorch; GPU users set e.g. TORCH="torch --index-url https://download.pytorch.org/whl/cu126".
+TORCH ?= torch==2.13.0
+DATASET ?= stanfordnlp/imdb
+IMDB_DATASET ?= stanfordnlp/imdb
+
+.PHONY: setup train test
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --upgrade pip
+	$(VENV)/bin/python -m pip install $(TORCH)
+	$(VENV)/bin/python -m pip install -e ".[dev]"
+	touch $@
+
+train: setup
+	$(VENV)/bin/python scripts/train.py configs/lstm.yaml --dataset_name $(DATASET)
+
+test: setup
+	IMDB_DATASET=$(IMDB_DATASET) $(VENV)/bin/python -m pytest

@@ -1,0 +1,17 @@
+"""The project's models, each registered with the Auto classes.
+
+Registering makes `AutoConfig` / `AutoModelForSequenceClassification` resolve them while this project is installed;
+`register_for_auto_class` makes `save_pretrained` write `auto_map` and copy the model's code into the saved folder,
+so that `trust_remote_code=True` loads it anywhere without this project.
+"""
+
+from transformers import AutoConfig, AutoModelForSequenceClassification
+
+from .lstm import LSTMForSequenceClassification, LSTMSentimentConfig
+
+AutoConfig.register(LSTMSentimentConfig.model_type, LSTMSentimentConfig)
+AutoModelForSequenceClassification.register(LSTMSentimentConfig, LSTMForSequenceClassification)
+LSTMSentimentConfig.register_for_auto_class()
+LSTMForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+
+__all__ = ["LSTMForSequenceClassification", "LSTMSentimentConfig"]

@@ -1,0 +1,50 @@
+"""Train the LSTM sentiment classifier and write a Hub-ready model folder.
+
+    python scripts/train.py configs/lstm.yaml [--key value ...]
+
+The recipe (YAML) sets every argument; `--key value` overrides it, e.g. `--dataset_name path/to/imdb`.
+`--help` lists all arguments: data, model hyperparameters (from `LSTMSentimentConfig`) and `TrainingArguments`.
+"""
+
+import dataclasses
+import json
+
+from transformers import set_seed
+
+from models import LSTMForSequenceClassification, LSTMSentimentConfig
+from trainers.arguments import DataArguments, SentimentTrainingArguments, config_arguments, parse_recipe
+from trainers.data import load_sentiment_splits
+from trainers.tokenizer import train_word_tokenizer
+from trainers.training import build_trainer, tokenize_splits, train_and_evaluate
+
+LSTMArguments = config_arguments(LSTMSentimentConfig, exclude=("pad_token_id",))
+
+
+def main(args: list[str] | None = None) -> dict:
+    data_args, model_args, training_args = parse_recipe((DataArguments, LSTMArguments, SentimentTrainingArguments), args)
+    set_seed(training_args.seed)
+    splits = load_sentiment_splits(
+        data_args.dataset_name,
+        validation_fraction=data_args.validation_fraction,
+        seed=training_args.seed,
+        max_train_samples=data_args.max_train_samples,
+        max_test_samples=data_args.max_test_samples,
+    )
+    tokenizer = train_word_tokenizer(
+        splits["train"]["text"], model_args.vocab_size, data_args.min_frequency, data_args.max_length
+    )
+    tokenized = tokenize_splits(splits, tokenizer)
+    # The vocabulary learned may be smaller than the maximum asked for; the embedding matrix matches it exactly.
+    hyperparameters = {**dataclasses.asdict(model_args), "vocab_size": len(tokenizer)}
+    model = LSTMForSequenceClassification(LSTMSentimentConfig(**hyperparameters, pad_token_id=tokenizer.pad_token_id))
+
+    trainer = build_trainer(model, training_args, tokenized, tokenizer, training_args.early_stopping_patience)
+    results = train_and_evaluate(trainer, tokenized, training_args.output_dir)
+    if trainer.is_world_process_zero():
+        print(json.dumps(results, indent=2, sort_keys=True))
+        print(f"Model folder: {training_args.output_dir}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Loads a saved model folder the way a stranger would: only transformers installed, this project not importable.
+
+Usage: python load_without_project.py MODEL_FOLDER REVIEWS_JSON  -> prints one JSON object of what it saw.
+"""
+
+import importlib.abc
+import json
+import sys
+
+
+class BlockProjectImports(importlib.abc.MetaPathFinder):
+    """Makes `import models` / `import trainers` fail, even where this project is pip-installed."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in ("models", "trainers", "scripts"):
+            raise ImportError(f"{fullname} is this project's code, which a Hub user does not have")
+        return None
+
+
+sys.meta_path.insert(0, BlockProjectImports())
+
+import torch  # noqa: E402
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline  # noqa: E402
+
+folder, reviews_file = sys.argv[1], sys.argv[2]
+reviews = json.load(open(reviews_file))
+texts, long_review = reviews["texts"], reviews["long_review"]
+
+try:
+    import models  # noqa: F401
+
+    project_importable = True
+except ImportError:
+    project_importable = False
+
+tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=True).eval()
+with torch.inference_mode():
+    logits = model(**tokenizer(texts, truncation=True, padding=True, return_tensors="pt")).logits
+model_labels = [model.config.id2label[i] for i in logits.argmax(-1).tolist()]
+
+classifier = pipeline("sentiment-analysis", model=folder, trust_remote_code=True)
+pipeline_labels = [result["label"] for result in classifier(texts, truncation=True, batch_size=16)]
+all_scores = classifier(long_review, top_k=None, truncation=True)
+untruncated = classifier(long_review, top_k=None)
+long_ids = classifier.tokenizer(long_review, truncation=True)["input_ids"]
+
+print(json.dumps({
+    "project_importable": project_importable,
+    "model_class_module": type(model).__module__,
+    "model_labels": model_labels,
+    "pipeline_labels": pipeline_labels,
+    "long_review_words": len(long_review.split()),
+    "long_review_tokens_after_truncation": len(long_ids),
+    "model_max_length": classifier.tokenizer.model_max_length,
+    "long_review_scores": all_scores,
+    "long_review_scores_untruncated": untruncated,
+}))  # fmt: skip

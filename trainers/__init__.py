@@ -1,0 +1,1 @@
+"""Training machinery shared by every approach: data, tokenizers, arguments, metrics and the `Trainer` loop."""

@@ -1,0 +1,99 @@
+"""Command-line arguments: a YAML recipe plus `--key value` overrides, parsed into dataclasses.
+
+A model's hyperparameters are declared once, in its config class; `config_arguments` turns that class's own fields
+into a dataclass for `HfArgumentParser`, so recipes and the command line can set them without a second list here.
+"""
+
+import dataclasses
+import re
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from transformers import HfArgumentParser, PreTrainedConfig, TrainingArguments
+
+from .data import DEFAULT_DATASET
+
+
+@dataclass
+class DataArguments:
+    dataset_name: str = field(
+        default=DEFAULT_DATASET,
+        metadata={"help": "Hub id or local folder of a dataset with train/test splits of `text` and `label` (0/1)."},
+    )
+    validation_fraction: float = field(
+        default=0.1, metadata={"help": "Share of train carved out (stratified, seeded) as the validation split."}
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use a seeded random subset of this many training reviews (before the split)."}
+    )
+    max_test_samples: int | None = field(
+        default=None, metadata={"help": "Evaluate on a seeded random subset of this many test reviews."}
+    )
+    max_length: int = field(default=512, metadata={"help": "Tokens kept per review; longer reviews are truncated."})
+    min_frequency: int = field(
+        default=2, metadata={"help": "Words seen fewer times in the training split become [UNK]."}
+    )
+
+
+@dataclass
+class SentimentTrainingArguments(TrainingArguments):
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={"help": "Stop after this many evaluations without improvement of `metric_for_best_model`."},
+    )
+
+
+def _documented_arguments(docstring: str) -> dict[str, str]:
+    """Maps each argument of a transformers-style `Args:` docstring to its description, on one line."""
+    pattern = re.compile(r"^\s{8}(\w+) \(`[^`]*`.*?\):\n((?:\s{12}.*\n?)+)", re.MULTILINE)
+    return {name: " ".join(text.split()) for name, text in pattern.findall(docstring or "")}
+
+
+def _argument_type(annotation):
+    """The type `HfArgumentParser` should parse: `float | int` (accepted by strict configs) is read as a float."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = set(typing.get_args(annotation))
+        if members == {float, int}:
+            return float
+    return annotation
+
+
+def config_arguments(config_class: type[PreTrainedConfig], exclude: tuple[str, ...] = ()) -> type:
+    """A dataclass of the hyperparameters `config_class` declares itself (not those of `PreTrainedConfig`)."""
+    documented = _documented_arguments(config_class.__doc__)
+    own_fields = [
+        f for f in dataclasses.fields(config_class) if f.name in config_class.__annotations__ and f.name not in exclude
+    ]
+    return dataclasses.make_dataclass(
+        f"{config_class.__name__}Arguments",
+        [
+            (f.name, _argument_type(f.type), field(default=f.default, metadata={"help": documented.get(f.name, "")}))
+            for f in own_fields
+        ],
+    )
+
+
+def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = None) -> tuple:
+    """Parses `[recipe.yaml] [--key value ...]`: the recipe sets defaults, the command line overrides them.
+
+    Unknown keys, in the recipe or on the command line, are errors rather than silently ignored.
+    """
+    args = sys.argv[1:] if args is None else list(args)
+    parser = HfArgumentParser(dataclass_types)
+    if args and args[0].endswith((".yaml", ".yml")):
+        recipe_path = Path(args.pop(0))
+        if not recipe_path.is_file():
+            parser.error(f"recipe {recipe_path} does not exist")
+        recipe = yaml.safe_load(recipe_path.read_text()) or {}
+        if not isinstance(recipe, dict):
+            parser.error(f"recipe {recipe_path} must be a mapping of argument names to values")
+        known = {action.dest for action in parser._actions}
+        unknown = sorted(set(recipe) - known)
+        if unknown:
+            parser.error(f"recipe {recipe_path} has unknown keys: {', '.join(unknown)}")
+        parser.set_defaults(**recipe)
+    return parser.parse_args_into_dataclasses(args=args)

@@ -1,0 +1,48 @@
+"""A word-level tokenizer learned from the training reviews, for models whose embeddings start from scratch."""
+
+from collections.abc import Iterable
+
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
+from tokenizers.trainers import WordLevelTrainer
+from transformers import PreTrainedTokenizerFast
+
+PAD_TOKEN = "[PAD]"
+UNK_TOKEN = "[UNK]"
+# A word, with inner apostrophes kept ("didn't", "director's"), or one punctuation mark ("!!" is two tokens).
+WORD_OR_PUNCTUATION = r"\w+(?:'\w+)*|[^\w\s]"
+
+
+def train_word_tokenizer(
+    texts: Iterable[str], vocab_size: int, min_frequency: int, model_max_length: int
+) -> PreTrainedTokenizerFast:
+    """Learns a lower-cased word-level vocabulary from `texts`.
+
+    Ids 0 and 1 are `[PAD]` and `[UNK]`; words seen fewer than `min_frequency` times, or beyond the `vocab_size`
+    most frequent, become `[UNK]`. HTML line breaks (`<br />`, common in IMDB) become spaces. The result saves as
+    plain `tokenizer.json` / `tokenizer_config.json` that `AutoTokenizer` loads without this project, and truncates
+    to `model_max_length` when called with `truncation=True`.
+    """
+    if vocab_size < 3:
+        raise ValueError(f"vocab_size must leave room for [PAD], [UNK] and a word, got {vocab_size}.")
+    if min_frequency < 1:
+        raise ValueError(f"min_frequency must be at least 1, got {min_frequency}.")
+    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.Replace(Regex(r"<br\s*/?>"), " "), normalizers.NFKC(), normalizers.Lowercase()]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(WORD_OR_PUNCTUATION), behavior="isolated")]
+    )
+    trainer = WordLevelTrainer(
+        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[PAD_TOKEN, UNK_TOKEN], show_progress=True
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token=PAD_TOKEN,
+        unk_token=UNK_TOKEN,
+        model_max_length=model_max_length,
+        padding_side="right",
+        truncation_side="right",
+        model_input_names=["input_ids", "attention_mask"],
+    )

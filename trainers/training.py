@@ -1,0 +1,111 @@
+"""The training machinery every approach shares: tokenized splits, metrics, `Trainer`, one final test evaluation."""
+
+import json
+import time
+from pathlib import Path
+
+import evaluate
+import numpy as np
+from datasets import DatasetDict
+from transformers import (
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    EvalPrediction,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainingArguments,
+)
+
+METRICS_MODULE = Path(__file__).parent / "sentiment_metrics"
+RESULTS_FILE = "all_results.json"
+
+
+def tokenize_splits(splits: DatasetDict, tokenizer: PreTrainedTokenizerBase) -> DatasetDict:
+    """Tokenizes every split, truncating to the tokenizer's `model_max_length`, and records each review's length.
+
+    The `length` column lets `train_sampling_strategy="group_by_length"` batch reviews of similar length without
+    measuring them again; padding is left to the collator, so each batch is padded only to its own longest review.
+    """
+
+    def encode(batch):
+        encoded = tokenizer(batch["text"], truncation=True)
+        encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+        return encoded
+
+    return splits.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing")
+
+
+def load_sentiment_metrics() -> evaluate.EvaluationModule:
+    return evaluate.load(str(METRICS_MODULE))
+
+
+def make_compute_metrics():
+    """`compute_metrics` for `Trainer`: accuracy, precision, recall and F1 from the logits' argmax."""
+    metric = load_sentiment_metrics()
+
+    def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
+        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+        return metric.compute(predictions=np.argmax(logits, axis=-1), references=prediction.label_ids)
+
+    return compute_metrics
+
+
+def build_trainer(
+    model: PreTrainedModel,
+    args: TrainingArguments,
+    tokenized: DatasetDict,
+    tokenizer: PreTrainedTokenizerBase,
+    early_stopping_patience: int | None = None,
+) -> Trainer:
+    """A `Trainer` that evaluates on the validation split and keeps the checkpoint that validation prefers."""
+    callbacks = [EarlyStoppingCallback(early_stopping_patience)] if early_stopping_patience else []
+    return Trainer(
+        model=model,
+        args=args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=make_compute_metrics(),
+        callbacks=callbacks,
+    )
+
+
+def train_and_evaluate(trainer: Trainer, tokenized: DatasetDict, output_dir: str | Path) -> dict[str, float]:
+    """Trains, evaluates the chosen checkpoint on validation, then once on test, and saves a Hub-ready folder.
+
+    The folder gets the model (safetensors, config with `auto_map`, code files), the tokenizer, the trainer state
+    (training curves) and `all_results.json`: validation and test metrics, training wall time, training reviews/s
+    and the parameter count.
+    """
+    started = time.perf_counter()
+    train_output = trainer.train()
+    train_seconds = time.perf_counter() - started
+    epochs = trainer.state.epoch or 0.0
+    train_metrics = {
+        "train_loss": train_output.training_loss,
+        "train_runtime_seconds": train_seconds,
+        # Reviews actually seen (epochs run, early stopping included) per second of training, validation included.
+        "train_reviews_per_second": len(tokenized["train"]) * epochs / train_seconds,
+        "epochs": epochs,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "num_parameters": trainer.model.num_parameters(),
+        "num_trainable_parameters": trainer.model.num_parameters(only_trainable=True),
+        "train_samples": len(tokenized["train"]),
+    }
+    eval_metrics = trainer.evaluate(tokenized["validation"], metric_key_prefix="eval")
+    eval_metrics["eval_samples"] = len(tokenized["validation"])
+    # `predict`, not `evaluate`: the test split must not reach callbacks such as early stopping.
+    test_metrics = trainer.predict(tokenized["test"], metric_key_prefix="test").metrics
+    test_metrics["test_samples"] = len(tokenized["test"])
+
+    results = {**train_metrics, **eval_metrics, **test_metrics}
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(output_dir))
+        trainer.save_state()
+        # `Trainer` pickles its arguments; the Hub folder keeps them as JSON instead, and holds no pickle.
+        Path(output_dir, "training_args.bin").unlink(missing_ok=True)
+        Path(output_dir, "training_args.json").write_text(trainer.args.to_json_string() + "\n")
+        Path(output_dir, RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    return results
