@@ -1,0 +1,209 @@
+"""Labelling reviews with saved model folders: what `scripts/predict.py`, `serve.py` and `demo.py` share.
+
+A `SentimentPredictor` wraps one model folder (or Hub id) loaded through the Auto classes with `trust_remote_code`,
+exactly as a user of the Hub would load it, and labels lists of reviews in length-sorted batches, one forward pass
+per batch, with reviews cut at the tokenizer's `model_max_length`. `prediction_records` turns its probabilities into
+the records every entry point prints or returns:
+
+    {"label": "POSITIVE", "score": 0.93, "scores": [{"label": "POSITIVE", "score": 0.93}, ...top_k entries]}
+"""
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+# Tokenizers without a length limit report this huge sentinel as `model_max_length`.
+UNLIMITED_LENGTH = int(1e29)
+INPUT_FORMATS = ("text", "csv", "jsonl")
+OUTPUT_FORMATS = ("jsonl", "csv")
+
+
+class InputError(ValueError):
+    """The reviews given cannot be labelled as they are; the message says where and why."""
+
+
+@dataclass
+class SentimentPredictor:
+    """One loaded sentiment model, its tokenizer and the name it is served under."""
+
+    name: str
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.model.config.id2label[index] for index in range(self.model.config.num_labels)]
+
+    @property
+    def max_length(self) -> int:
+        return self.tokenizer.model_max_length
+
+    def describe(self) -> dict:
+        """What a client needs to know about this model: its labels, input limit and size."""
+        return {
+            "name": self.name,
+            "model_type": self.model.config.model_type,
+            "labels": self.labels,
+            "max_length": self.max_length,
+            "num_parameters": sum(parameter.numel() for parameter in self.model.parameters()),
+        }
+
+    @torch.inference_mode()
+    def predict_probabilities(
+        self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
+    ) -> torch.Tensor:
+        """Label probabilities, one row per review, in the order given.
+
+        Reviews are sorted by length before batching so that each batch pads to similar lengths (padding is most of
+        the cost of a mixed batch), then put back in order. The probability function is the one `pipeline` applies:
+        softmax over several labels, sigmoid for a single output or multi-label models.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
+        probabilities = torch.empty(len(texts), self.model.config.num_labels)
+        with tqdm(total=len(texts), unit="review", disable=not show_progress, file=sys.stderr) as progress:
+            for start in range(0, len(order), batch_size):
+                batch_indices = order[start : start + batch_size]
+                encoded = self.tokenizer(
+                    [texts[index] for index in batch_indices], truncation=True, padding=True, return_tensors="pt"
+                ).to(self.model.device)
+                logits = self.model(**encoded).logits.float()
+                probabilities[batch_indices] = self._to_probabilities(logits).cpu()
+                progress.update(len(batch_indices))
+        return probabilities
+
+    def _to_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        config = self.model.config
+        if config.num_labels == 1 or config.problem_type == "multi_label_classification":
+            return logits.sigmoid()
+        return logits.softmax(dim=-1)
+
+
+def load_predictor(name: str, model_path: str, device: str = "cpu") -> SentimentPredictor:
+    """Loads a saved model folder or Hub id the way a user would: Auto classes, `trust_remote_code=True`.
+
+    Fails when the tokenizer has no `model_max_length`, since then long reviews could not be truncated and a
+    5,000-word review would run through the model whole.
+    """
+    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=True)
+    if tokenizer.model_max_length >= UNLIMITED_LENGTH:
+        raise ValueError(f"The tokenizer of '{model_path}' sets no model_max_length, so reviews cannot be truncated.")
+    model = AutoModelForSequenceClassification.from_pretrained(model_path, trust_remote_code=True)
+    return SentimentPredictor(name=name, model=model.to(device).eval(), tokenizer=tokenizer)
+
+
+def parse_model_specs(specs: Iterable[str]) -> dict[str, str]:
+    """`["lstm=outputs/lstm-imdb", ...]` -> `{"lstm": "outputs/lstm-imdb", ...}`, refusing unnamed or repeated names."""
+    models: dict[str, str] = {}
+    for spec in specs:
+        name, separator, path = spec.partition("=")
+        name, path = name.strip(), path.strip()
+        if not separator or not name or not path:
+            raise ValueError(f"A model is given as NAME=FOLDER_OR_HUB_ID (e.g. lstm=outputs/lstm-imdb), got '{spec}'.")
+        if name in models:
+            raise ValueError(f"The model name '{name}' is given twice.")
+        models[name] = path
+    if not models:
+        raise ValueError("No model given: name at least one as NAME=FOLDER_OR_HUB_ID.")
+    return models
+
+
+def check_top_k(top_k: int, labels: Sequence[str]) -> None:
+    """Refuses a `top_k` the model cannot give, before any review is labelled."""
+    if not 1 <= top_k <= len(labels):
+        raise InputError(f"top_k must be between 1 and the number of labels ({len(labels)}), got {top_k}.")
+
+
+def prediction_records(probabilities: torch.Tensor, labels: Sequence[str], top_k: int = 1) -> list[dict]:
+    """One record per review: the best label and score, and the `top_k` best labels with their scores."""
+    check_top_k(top_k, labels)
+    best_scores, best_indices = probabilities.topk(top_k, dim=-1)
+    records = []
+    for scores, indices in zip(best_scores.tolist(), best_indices.tolist()):
+        ranked = [{"label": labels[index], "score": score} for index, score in zip(indices, scores)]
+        records.append({"label": ranked[0]["label"], "score": ranked[0]["score"], "scores": ranked})
+    return records
+
+
+def check_reviews(texts: Sequence[str], source: str) -> None:
+    """Refuses an empty list and reviews that are blank, naming the first offending row of `source`."""
+    if not texts:
+        raise InputError(f"No reviews in {source}.")
+    for index, text in enumerate(texts):
+        if not text.strip():
+            raise InputError(f"Review {index + 1} of {source} is empty or only whitespace.")
+
+
+def read_reviews(stream: IO[str], input_format: str, column: str, source: str) -> list[str]:
+    """Reads reviews from text (one per line), CSV (a header row and `column`) or JSONL (`column` of each object)."""
+    if input_format == "text":
+        texts = stream.read().splitlines()
+    elif input_format == "csv":
+        csv.field_size_limit(sys.maxsize)  # some reviews are longer than csv's default 131,072-character cap
+        reader = csv.DictReader(stream)
+        if reader.fieldnames is None:
+            raise InputError(f"No reviews in {source}: it has no header row.")
+        if column not in reader.fieldnames:
+            raise InputError(
+                f"{source} has no column '{column}' (its columns: {reader.fieldnames}); choose one with --column."
+            )
+        texts = [row[column] if row[column] is not None else "" for row in reader]
+    elif input_format == "jsonl":
+        texts = [_jsonl_text(line, column, source, number) for number, line in enumerate(stream, 1) if line.strip()]
+    else:
+        raise InputError(f"Unknown input format '{input_format}'; choose one of {INPUT_FORMATS}.")
+    check_reviews(texts, source)
+    return texts
+
+
+def _jsonl_text(line: str, column: str, source: str, line_number: int) -> str:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(f"Line {line_number} of {source} is not valid JSON: {error.msg}.") from error
+    if not isinstance(row, dict) or column not in row:
+        found = list(row) if isinstance(row, dict) else type(row).__name__
+        raise InputError(
+            f"Line {line_number} of {source} has no field '{column}' (found: {found}); choose one with --column."
+        )
+    if not isinstance(row[column], str):
+        kind = type(row[column]).__name__
+        raise InputError(f"Field '{column}' on line {line_number} of {source} is {kind}, not text.")
+    return row[column]
+
+
+def format_from_suffix(path: str | None, known: Sequence[str], default: str) -> str:
+    """Picks a file format from its suffix (`.txt` is text, `.json` is JSONL), or `default` for stdin/stdout."""
+    if path is None or path == "-":
+        return default
+    suffix = Path(path).suffix.lower().lstrip(".")
+    suffix = {"txt": "text", "json": "jsonl", "ndjson": "jsonl"}.get(suffix, suffix)
+    if suffix not in known:
+        raise InputError(f"Cannot tell the format of '{path}' from its suffix; name it with one of {list(known)}.")
+    return suffix
+
+
+def write_records(records: Sequence[dict], stream: IO[str], output_format: str) -> None:
+    """Writes records as JSONL (as they are) or CSV (`label, score`, then `label_2, score_2`... for the top_k)."""
+    if output_format == "jsonl":
+        for record in records:
+            stream.write(json.dumps(record) + "\n")
+    elif output_format == "csv":
+        top_k = len(records[0]["scores"])
+        later_ranks = [name for rank in range(2, top_k + 1) for name in (f"label_{rank}", f"score_{rank}")]
+        header = ["label", "score"] + later_ranks
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        for record in records:
+            writer.writerow([value for entry in record["scores"] for value in (entry["label"], entry["score"])])
+    else:
+        raise InputError(f"Unknown output format '{output_format}'; choose one of {OUTPUT_FORMATS}.")

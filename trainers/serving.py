@@ -1,0 +1,321 @@
+"""The REST API over loaded predictors (`scripts/serve.py` runs it with uvicorn).
+
+Throughput comes from micro-batching: every model has one `MicroBatcher`, an asyncio queue that gathers the reviews
+of concurrent requests for a few milliseconds (or until a batch is full) and labels them in one forward pass on a
+worker thread, so the event loop keeps accepting requests while the model runs. Ten clients sending one review each
+cost about one forward pass of ten, not ten passes of one.
+
+Safety: every route but `/health` and the docs needs a key in the `x-api-key` header, compared in constant time;
+bodies over the size limit are refused before they are parsed; each review's length and each batch's size are
+capped; every refusal is a 4xx JSON answer `{"detail": "..."}` in plain words.
+"""
+
+import asyncio
+import hmac
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import torch
+from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from .inference import SentimentPredictor, prediction_records
+
+API_KEY_HEADER = "x-api-key"
+# Routes anyone may call: liveness and the API's documentation. Every other path, unknown ones included, needs a key.
+OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+@dataclass(frozen=True)
+class ServingLimits:
+    """What one request may ask for. The defaults fit IMDB: its longest review is about 13,700 characters."""
+
+    max_text_characters: int = 20_000
+    max_batch_size: int = 64
+    max_body_bytes: int = 1_000_000
+    # How long the first request of a micro-batch waits for others to join it.
+    batch_wait_seconds: float = 0.005
+
+
+class PredictRequest(BaseModel):
+    """One review in `text`, or several in `texts`; `model` names a loaded model (default: the first one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: StrictStr | None = Field(None, description="One review to label.", examples=["A wonderful, moving film."])
+    texts: list[StrictStr] | None = Field(None, description="Several reviews, labelled together.")
+    model: StrictStr | None = Field(None, description="Name of a loaded model (see GET /models).")
+    top_k: int = Field(1, ge=1, description="How many labels, best first, to give scores for.")
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float
+
+
+class Prediction(BaseModel):
+    label: str = Field(description="The most probable label.")
+    score: float = Field(description="Its probability.")
+    scores: list[LabelScore] = Field(description="The top_k labels, best first.")
+
+
+class PredictResponse(BaseModel):
+    """`prediction` answers a `text` request, `predictions` (in the order sent) a `texts` request."""
+
+    model: str
+    prediction: Prediction | None = None
+    predictions: list[Prediction] | None = None
+
+
+class MicroBatcher:
+    """Gathers the reviews of concurrent requests into batches of at most `max_batch_size` for one model."""
+
+    def __init__(self, predictor: SentimentPredictor, max_batch_size: int, wait_seconds: float):
+        self.predictor = predictor
+        self.max_batch_size = max_batch_size
+        self.wait_seconds = wait_seconds
+        self.queue: asyncio.Queue[tuple[Sequence[str], asyncio.Future]] = asyncio.Queue()
+        self.worker: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.worker = asyncio.create_task(self._run(), name=f"micro-batcher-{self.predictor.name}")
+
+    async def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            await asyncio.gather(self.worker, return_exceptions=True)
+
+    async def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
+        """The label probabilities of `texts`, computed in a batch shared with whatever else is waiting."""
+        future = asyncio.get_running_loop().create_future()
+        await self.queue.put((texts, future))
+        return await future
+
+    async def _run(self) -> None:
+        carried_over: tuple[Sequence[str], asyncio.Future] | None = None
+        while True:
+            first = carried_over or await self.queue.get()
+            batch, size, carried_over = [first], len(first[0]), None
+            deadline = asyncio.get_running_loop().time() + self.wait_seconds
+            while size < self.max_batch_size:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                try:
+                    waiting = await asyncio.wait_for(self.queue.get(), remaining)
+                except TimeoutError:
+                    break
+                if size + len(waiting[0]) > self.max_batch_size:
+                    carried_over = waiting  # would overflow this batch: it opens the next one
+                    break
+                batch.append(waiting)
+                size += len(waiting[0])
+            await self._label(batch)
+
+    async def _label(self, batch: list[tuple[Sequence[str], asyncio.Future]]) -> None:
+        texts = [text for request_texts, _ in batch for text in request_texts]
+        try:
+            probabilities = await asyncio.to_thread(
+                self.predictor.predict_probabilities, texts, batch_size=self.max_batch_size
+            )
+        except Exception as error:  # the requests waiting on this batch get the error, the worker lives on
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        start = 0
+        for request_texts, future in batch:
+            if not future.done():  # a client that disconnected cancelled its future
+                future.set_result(probabilities[start : start + len(request_texts)])
+            start += len(request_texts)
+
+
+class RequestGuard:
+    """ASGI middleware that turns a request away before FastAPI reads it: wrong key, oversized or non-UTF-8 body.
+
+    The order is the point. The key is checked first, so a client without one gets 401 and the server reads none of
+    its body; then the body is read up to `max_bytes` (413 as soon as it passes, whether or not a Content-Length was
+    declared), so no client can make the server hold or parse more; then it must be UTF-8, as JSON is (400), which
+    FastAPI would otherwise report as a bare "error parsing the body". The application gets the buffered body.
+    Every route is guarded but `open_paths`.
+    """
+
+    def __init__(self, app: Callable, api_keys: Sequence[str], max_bytes: int, open_paths: frozenset[str]):
+        self.app = app
+        self.encoded_keys = [key.encode() for key in api_keys]
+        self.max_bytes = max_bytes
+        self.open_paths = open_paths
+
+    def key_is_known(self, key: bytes) -> bool:
+        """Compares with every known key in constant time, so timing tells nothing about a near miss."""
+        matched = False
+        for known in self.encoded_keys:
+            matched |= hmac.compare_digest(key, known)
+        return matched
+
+    async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        if scope["path"] not in self.open_paths:
+            key = headers.get(API_KEY_HEADER.encode())
+            if key is None:
+                return await refuse(401, f"Missing API key: send it in the '{API_KEY_HEADER}' header.", scope, send)
+            if not self.key_is_known(key):
+                return await refuse(401, "Invalid API key.", scope, send)
+        too_large = f"The request body is larger than the limit of {self.max_bytes} bytes."
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await refuse(413, too_large, scope, send)
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                return await refuse(413, too_large, scope, send)
+            if not message.get("more_body", False):
+                break
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            not_utf8 = f"The request body is not valid UTF-8 (byte {error.start}: {error.reason})."
+            return await refuse(400, not_utf8, scope, send)
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # after the body: wait for the disconnect, as the server would say it
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def refuse(status_code: int, detail: str, scope: dict, send: Callable) -> None:
+    """Answers with the same `{"detail": ...}` JSON that FastAPI's own HTTP errors use."""
+
+    async def nothing_to_read() -> dict:
+        return {"type": "http.disconnect"}
+
+    await JSONResponse({"detail": detail}, status_code=status_code)(scope, nothing_to_read, send)
+
+
+def describe_validation_error(error: RequestValidationError) -> str:
+    """Pydantic's list of problems as one line a client can read, e.g. `texts[2]: Input should be a valid string`."""
+    problems = []
+    for problem in error.errors():
+        if problem["type"] == "json_invalid":  # its location is the character where parsing stopped
+            reason = problem.get("ctx", {}).get("error", problem["msg"])
+            problems.append(f"The request body is not valid JSON: {reason} at character {problem['loc'][-1]}.")
+            continue
+        location = [str(part) for part in problem["loc"] if part != "body"]
+        where = "".join(f"[{part}]" if part.isdigit() else f".{part}" for part in location).lstrip(".") or "body"
+        problems.append(f"{where}: {problem['msg']}")
+    return "; ".join(problems)
+
+
+def check_texts(request: PredictRequest, limits: ServingLimits) -> list[str]:
+    """The reviews of a request, or a 422 naming the first rule broken (exactly one of text/texts, none blank...)."""
+    if (request.text is None) == (request.texts is None):
+        raise HTTPException(422, "Send exactly one of 'text' (one review) or 'texts' (a list of reviews).")
+    texts = [request.text] if request.text is not None else request.texts
+    field = "text" if request.text is not None else "texts"
+    if not texts:
+        raise HTTPException(422, "'texts' is empty: send at least one review.")
+    if len(texts) > limits.max_batch_size:
+        raise HTTPException(422, f"'texts' holds {len(texts)} reviews; the limit is {limits.max_batch_size}.")
+    for index, text in enumerate(texts):
+        where = field if request.text is not None else f"texts[{index}]"
+        if not text.strip():
+            raise HTTPException(422, f"{where} is empty or only whitespace.")
+        if len(text) > limits.max_text_characters:
+            raise HTTPException(
+                422, f"{where} has {len(text)} characters; the limit is {limits.max_text_characters}."
+            )
+    return texts
+
+
+def create_app(predictors: Sequence[SentimentPredictor], api_keys: Sequence[str], limits: ServingLimits) -> FastAPI:
+    """The API over `predictors` (the first is the default model), open only to holders of one of `api_keys`."""
+    if not predictors:
+        raise ValueError("The API needs at least one model.")
+    if not api_keys or not all(key.strip() for key in api_keys):
+        raise ValueError("The API needs at least one non-empty API key.")
+    by_name = {predictor.name: predictor for predictor in predictors}
+    default_model = predictors[0].name
+    batchers: dict[str, MicroBatcher] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        for name, predictor in by_name.items():
+            batchers[name] = MicroBatcher(predictor, limits.max_batch_size, limits.batch_wait_seconds)
+            batchers[name].start()
+        yield
+        for batcher in batchers.values():
+            await batcher.stop()
+
+    app = FastAPI(
+        title="IMDB sentiment API",
+        description=f"Labels movie reviews as NEGATIVE or POSITIVE. Send your key in the `{API_KEY_HEADER}` header.",
+        lifespan=lifespan,
+    )
+    # RequestGuard checks the key before the body is read; this declaration puts the scheme in the OpenAPI docs.
+    documented_key = [Security(APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="An API key."))]
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": describe_validation_error(error)}, status_code=422)
+
+    @app.get("/health", summary="Liveness: open to all, no key needed.")
+    async def health() -> dict:
+        return {"status": "ok", "models": list(by_name)}
+
+    @app.get("/models", summary="The loaded models, their labels and input limits.", dependencies=documented_key)
+    async def models() -> dict:
+        return {
+            "default": default_model,
+            "models": [predictor.describe() for predictor in predictors],
+            "limits": {
+                "max_text_characters": limits.max_text_characters,
+                "max_batch_size": limits.max_batch_size,
+                "max_body_bytes": limits.max_body_bytes,
+            },
+        }
+
+    @app.post(
+        "/predict",
+        summary="Label one review (`text`) or a batch (`texts`) with the model named in `model`.",
+        dependencies=documented_key,
+        response_model_exclude_none=True,
+    )
+    async def predict(request: PredictRequest) -> PredictResponse:
+        texts = check_texts(request, limits)
+        name = request.model if request.model is not None else default_model
+        if name not in by_name:
+            raise HTTPException(422, f"Unknown model '{name}'; loaded models: {sorted(by_name)}.")
+        labels = by_name[name].labels
+        if request.top_k > len(labels):
+            raise HTTPException(422, f"top_k is {request.top_k}; model '{name}' has {len(labels)} labels.")
+        records = prediction_records(await batchers[name].probabilities(texts), labels, request.top_k)
+        if request.text is not None:
+            return PredictResponse(model=name, prediction=records[0])
+        return PredictResponse(model=name, predictions=records)
+
+    app.add_middleware(RequestGuard, api_keys=api_keys, max_bytes=limits.max_body_bytes, open_paths=OPEN_PATHS)
+    return app
+
+
+def read_api_keys(environment_value: str | None, keys_file: str | None) -> list[str]:
+    """API keys from a comma-separated environment value and/or a file of one key per line (blank lines skipped)."""
+    keys = [key.strip() for key in (environment_value or "").split(",") if key.strip()]
+    if keys_file is not None:
+        with open(keys_file, encoding="utf-8") as stream:
+            keys += [line.strip() for line in stream if line.strip()]
+    return keys
+
