@@ -52,7 +52,7 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--batch_wait_seconds", type=float, default=defaults.batch_wait_seconds,
-        help="How long a request waits for others to share its forward pass.",
+        help="How long a batch stays open for more requests; 0 batches only those that queued during the last pass.",
     )  # fmt: skip
     return parser.parse_args(args)
 

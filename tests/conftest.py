@@ -52,3 +52,22 @@ def trained_lstm_folder(imdb_dataset, tmp_path_factory) -> Path:
     completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
     assert completed.returncode == 0, completed.stderr[-4000:]
     return output_dir
+
+
+@pytest.fixture(scope="session")
+def lstm_pipeline(trained_lstm_folder):
+    """The trained LSTM through the ordinary `pipeline`: the reference every serving path must agree with."""
+    from transformers import pipeline
+
+    return pipeline("sentiment-analysis", model=str(trained_lstm_folder), trust_remote_code=True)
+
+
+def pipeline_scores(classifier, texts: list[str]) -> list[dict[str, float]]:
+    """`{label: probability}` for each review, from the pipeline with truncation at the model's max length."""
+    results = classifier(texts, truncation=True, top_k=None)
+    return [{entry["label"]: entry["score"] for entry in result} for result in results]
+
+
+def one_line_reviews(texts: list[str]) -> list[str]:
+    """Real reviews with their rare line breaks turned into spaces, for inputs that hold one review per line."""
+    return [" ".join(text.split()) for text in texts]

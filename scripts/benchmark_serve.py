@@ -1,0 +1,149 @@
+"""Load-test the REST API on this machine: many concurrent clients for a fixed time, then a report.
+
+    python scripts/benchmark_serve.py --model lstm=outputs/lstm-imdb --dataset_name ../shared/data/imdb
+    python scripts/benchmark_serve.py --url http://127.0.0.1:8000 --dataset_name ../shared/data/imdb  # running server
+
+Without --url it starts `scripts/serve.py` on a free 127.0.0.1 port with a one-off key and stops it afterwards; with
+--url the server must be on loopback (127.0.0.0/8, localhost or ::1) and the key comes from $SENTIMENT_API_KEYS.
+The run is bounded: it stops after --duration seconds or --max_requests requests, whichever comes first. Clients
+send real test-split reviews. Prints requests/s, reviews/s, p50/p99 latency and errors as JSON; exits 1 on any error.
+"""
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import math
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+from datasets import load_dataset
+
+from trainers.serving import API_KEY_HEADER, free_loopback_port, wait_until_answering
+
+SERVE_SCRIPT = Path(__file__).with_name("serve.py")
+API_KEYS_VARIABLE = "SENTIMENT_API_KEYS"
+
+
+def parse_arguments(args: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=FOLDER", help="Models to serve.")
+    parser.add_argument("--url", help="A running server on loopback to target instead of starting one.")
+    parser.add_argument("--dataset_name", required=True, help="Dataset (Hub id or folder) whose test reviews to send.")
+    parser.add_argument("--num_reviews", type=int, default=1000, help="Distinct test reviews to cycle through.")
+    parser.add_argument("--clients", type=int, default=32, help="Concurrent clients, each one request at a time.")
+    parser.add_argument("--reviews_per_request", type=int, default=1, help="1 sends `text`; more send `texts`.")
+    parser.add_argument("--duration", type=float, default=30.0, help="Seconds of load.")
+    parser.add_argument("--max_requests", type=int, default=100_000, help="Requests after which the load stops.")
+    parser.add_argument("--timeout", type=float, default=30.0, help="Seconds before one request counts as an error.")
+    arguments = parser.parse_args(args)
+    if bool(arguments.url) == bool(arguments.model):
+        parser.error("Give either --model (to start a server) or --url (to target one), not both or neither.")
+    if arguments.url:
+        host = urlparse(arguments.url).hostname or ""
+        if host != "localhost" and not (_is_ip(host) and ipaddress.ip_address(host).is_loopback):
+            parser.error(f"--url must point at this machine's loopback (127.0.0.1, localhost, ::1), not '{host}'.")
+    return arguments
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile: the smallest value with at least `fraction` of the values at or below it."""
+    return sorted_values[max(1, math.ceil(fraction * len(sorted_values))) - 1]
+
+
+async def run_load(arguments: argparse.Namespace, base_url: str, api_key: str, reviews: list[str]) -> dict:
+    """`clients` coroutines post reviews back to back until the time or request budget runs out."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    issued = 0
+    deadline = time.monotonic() + arguments.duration
+
+    async def client(number: int, http: httpx.AsyncClient) -> None:
+        nonlocal issued
+        while time.monotonic() < deadline and issued < arguments.max_requests:
+            first = (issued * arguments.reviews_per_request + number) % len(reviews)
+            issued += 1
+            batch = [reviews[(first + offset) % len(reviews)] for offset in range(arguments.reviews_per_request)]
+            body = {"text": batch[0]} if arguments.reviews_per_request == 1 else {"texts": batch}
+            started = time.perf_counter()
+            try:
+                response = await http.post(f"{base_url}/predict", json=body, headers={API_KEY_HEADER: api_key})
+                if response.status_code != 200:
+                    errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
+                    continue
+            except httpx.HTTPError as error:
+                errors.append(f"{type(error).__name__}: {error}")
+                continue
+            latencies.append(time.perf_counter() - started)
+
+    limits = httpx.Limits(max_connections=arguments.clients, max_keepalive_connections=arguments.clients)
+    async with httpx.AsyncClient(limits=limits, timeout=arguments.timeout) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(number, http) for number in range(arguments.clients)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "clients": arguments.clients,
+        "reviews_per_request": arguments.reviews_per_request,
+        "seconds": round(elapsed, 2),
+        "requests": len(latencies) + len(errors),
+        "errors": len(errors),
+        "first_errors": errors[:5],
+        "requests_per_second": round(len(latencies) / elapsed, 1),
+        "reviews_per_second": round(len(latencies) * arguments.reviews_per_request / elapsed, 1),
+        "latency_p50_ms": round(1000 * percentile(latencies, 0.50), 1) if latencies else None,
+        "latency_p99_ms": round(1000 * percentile(latencies, 0.99), 1) if latencies else None,
+    }
+
+
+def main(args: list[str] | None = None) -> dict:
+    arguments = parse_arguments(args)
+    test_split = load_dataset(arguments.dataset_name, split="test").shuffle(seed=0)
+    reviews = test_split.select(range(min(arguments.num_reviews, len(test_split))))["text"]
+    server, server_log = None, tempfile.TemporaryFile("w+")
+    if arguments.url:
+        base_url, api_key = arguments.url.rstrip("/"), os.environ.get(API_KEYS_VARIABLE, "").split(",")[0]
+    else:
+        base_url, api_key = f"http://127.0.0.1:{free_loopback_port()}", secrets.token_urlsafe(24)
+        command = [sys.executable, str(SERVE_SCRIPT), "--port", base_url.rsplit(":", 1)[1]]
+        command += [option for spec in arguments.model for option in ("--model", spec)]
+        server = subprocess.Popen(
+            command, env={**os.environ, API_KEYS_VARIABLE: api_key},
+            stdout=server_log, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    try:
+        if server is not None:
+            wait_until_answering(f"{base_url}/health", server, timeout_seconds=120)
+        report = asyncio.run(run_load(arguments, base_url, api_key, reviews))
+    except RuntimeError:
+        server_log.seek(0)
+        print(server_log.read()[-4000:], file=sys.stderr)  # why the server did not start
+        raise
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        server_log.close()
+    print(json.dumps(report, indent=2))
+    if report["errors"]:
+        sys.exit(1)
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+import io
+import json
+
+import pytest
+import torch
+
+from trainers.inference import (
+    InputError,
+    format_from_suffix,
+    load_predictor,
+    parse_model_specs,
+    prediction_records,
+    read_reviews,
+    write_records,
+)
+
+from ..conftest import pipeline_scores
+
+
+@pytest.fixture(scope="module")
+def predictor(trained_lstm_folder):
+    return load_predictor("lstm", str(trained_lstm_folder))
+
+
+def test_predictor_agrees_with_the_pipeline_on_real_reviews_in_any_batch_size(predictor, lstm_pipeline, imdb_splits):
+    texts = list(imdb_splits["test"]["text"][:60])
+    expected = pipeline_scores(lstm_pipeline, texts)
+    for batch_size in (1, 7, 64):
+        probabilities = predictor.predict_probabilities(texts, batch_size=batch_size)
+        # Length-sorted batching must hand each review back its own row.
+        for row, scores in zip(probabilities.tolist(), expected):
+            assert row == pytest.approx([scores["NEGATIVE"], scores["POSITIVE"]], abs=1e-5)
+
+
+def test_long_reviews_are_truncated_at_the_model_max_length(predictor, lstm_pipeline, imdb_splits):
+    long_review = " ".join(" ".join(imdb_splits["test"]["text"]).split()[:3000])
+    assert len(predictor.tokenizer(long_review)["input_ids"]) > 3000 > predictor.max_length == 256
+    probabilities = predictor.predict_probabilities([long_review])[0].tolist()
+    truncated = pipeline_scores(lstm_pipeline, [long_review])[0]
+    whole = {entry["label"]: entry["score"] for entry in lstm_pipeline(long_review, top_k=None)}
+    assert probabilities == pytest.approx([truncated["NEGATIVE"], truncated["POSITIVE"]], abs=1e-5)
+    assert probabilities != pytest.approx([whole["NEGATIVE"], whole["POSITIVE"]], abs=1e-3)  # truncation mattered
+
+
+def test_records_rank_labels_and_respect_top_k():
+    probabilities = torch.tensor([[0.2, 0.8], [0.9, 0.1]])
+    one = prediction_records(probabilities, ["NEGATIVE", "POSITIVE"], 1)
+    both = prediction_records(probabilities, ["NEGATIVE", "POSITIVE"], 2)
+    assert one[0] == {"label": "POSITIVE", "score": pytest.approx(0.8), "scores": [one[0]["scores"][0]]}
+    assert [entry["label"] for entry in both[1]["scores"]] == ["NEGATIVE", "POSITIVE"]
+    with pytest.raises(InputError, match="top_k must be between 1 and the number of labels"):
+        prediction_records(probabilities, ["NEGATIVE", "POSITIVE"], 3)
+
+
+def test_model_specs_need_a_name_and_a_path_once_each():
+    assert parse_model_specs(["lstm=out/lstm", "bert = out/bert"]) == {"lstm": "out/lstm", "bert": "out/bert"}
+    refusals = [(["out/lstm"], "NAME=FOLDER"), (["=out"], "NAME=FOLDER"), (["a=x", "a=y"], "twice"), ([], "No model")]
+    for bad, message in refusals:
+        with pytest.raises(ValueError, match=message):
+            parse_model_specs(bad)
+
+
+@pytest.mark.parametrize(
+    "input_format, content, column, message",
+    [
+        ("text", "good film\n\nbad film\n", "text", "Review 2 of reviews is empty or only whitespace"),
+        ("text", "", "text", "No reviews in reviews"),
+        ("csv", "id,review\n1,good\n", "text", "has no column 'text' \\(its columns: \\['id', 'review'\\]\\)"),
+        ("csv", "", "text", "no header row"),
+        ("jsonl", '{"text": "good"}\n{"text": "bad"\n', "text", "Line 2 of reviews is not valid JSON"),
+        ("jsonl", '{"text": "good"}\n{"review": "bad"}\n', "text", "Line 2 of reviews has no field 'text'"),
+        ("jsonl", '{"text": 3}\n', "text", "Field 'text' on line 1 of reviews is int, not text"),
+    ],
+)
+def test_unreadable_inputs_are_refused_with_the_place_and_reason(input_format, content, column, message):
+    with pytest.raises(InputError, match=message):
+        read_reviews(io.StringIO(content), input_format, column, "reviews")
+
+
+def test_reading_each_format_and_writing_csv_and_jsonl():
+    csv_text = 'id,review\n1,"Great, truly great."\n2,"Bad.\nVery bad."\n'
+    assert read_reviews(io.StringIO(csv_text), "csv", "review", "r.csv") == ["Great, truly great.", "Bad.\nVery bad."]
+    jsonl_text = '{"review": "Great."}\n\n{"review": "Bad."}\n'
+    assert read_reviews(io.StringIO(jsonl_text), "jsonl", "review", "r.jsonl") == ["Great.", "Bad."]
+    assert format_from_suffix("a/reviews.TXT", ("text", "csv", "jsonl"), "text") == "text"
+    assert format_from_suffix("-", ("text", "csv", "jsonl"), "text") == "text"
+    with pytest.raises(InputError, match="Cannot tell the format"):
+        format_from_suffix("reviews.parquet", ("text", "csv", "jsonl"), "text")
+
+    records = prediction_records(torch.tensor([[0.25, 0.75]]), ["NEGATIVE", "POSITIVE"], 2)
+    as_csv, as_jsonl = io.StringIO(), io.StringIO()
+    write_records(records, as_csv, "csv")
+    write_records(records, as_jsonl, "jsonl")
+    assert as_csv.getvalue().splitlines() == ["label,score,label_2,score_2", "POSITIVE,0.75,NEGATIVE,0.25"]
+    assert json.loads(as_jsonl.getvalue()) == records[0]
