@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import torch
 import httpx
+import torch
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -252,9 +252,7 @@ def check_texts(request: PredictRequest, limits: ServingLimits) -> list[str]:
         if not text.strip():
             raise HTTPException(422, f"{where} is empty or only whitespace.")
         if len(text) > limits.max_text_characters:
-            raise HTTPException(
-                422, f"{where} has {len(text)} characters; the limit is {limits.max_text_characters}."
-            )
+            raise HTTPException(422, f"{where} has {len(text)} characters; the limit is {limits.max_text_characters}.")
     return texts
 
 
@@ -342,7 +340,6 @@ def read_api_keys(environment_value: str | None, keys_file: str | None) -> list[
         with open(keys_file, encoding="utf-8") as stream:
             keys += [line.strip() for line in stream if line.strip()]
     return keys
-
 
 
 def free_loopback_port() -> int:

@@ -180,7 +180,7 @@ BAD_JSON_BODIES = [
 ]
 BAD_RAW_BODIES = [
     ("invalid JSON", b'{"text": "A fine film.', 422, "The request body is not valid JSON"),
-    ("invalid UTF-8", b'{"text": "A fine caf\xe9 film."}', 400, "not valid UTF-8 (byte 20: invalid continuation byte)."),
+    ("invalid UTF-8", b'{"text": "A fine caf\xe9 film."}', 400, "not valid UTF-8 (byte 20: invalid continuation byte)"),
     ("oversized body", b'{"text": "' + b"a" * MAX_BODY_BYTES + b'"}', 413, "larger than the limit of 100000 bytes"),
     ("oversized chunked body", None, 413, "larger than the limit of 100000 bytes"),
 ]
