@@ -16,7 +16,6 @@ import json
 import math
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,10 +25,9 @@ from urllib.parse import urlparse
 import httpx
 from datasets import load_dataset
 
-from trainers.serving import API_KEY_HEADER, free_loopback_port, wait_until_answering
+from trainers.serving import API_KEY_HEADER, API_KEYS_VARIABLE, free_loopback_port, read_api_keys, running_server
 
 SERVE_SCRIPT = Path(__file__).with_name("serve.py")
-API_KEYS_VARIABLE = "SENTIMENT_API_KEYS"
 
 
 def parse_arguments(args: list[str] | None) -> argparse.Namespace:
@@ -50,6 +48,8 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
         host = urlparse(arguments.url).hostname or ""
         if host != "localhost" and not (_is_ip(host) and ipaddress.ip_address(host).is_loopback):
             parser.error(f"--url must point at this machine's loopback (127.0.0.1, localhost, ::1), not '{host}'.")
+        if not read_api_keys(os.environ.get(API_KEYS_VARIABLE), keys_file=None):
+            parser.error(f"With --url, set ${API_KEYS_VARIABLE} to a key the server accepts.")
     return arguments
 
 
@@ -115,30 +115,17 @@ def main(args: list[str] | None = None) -> dict:
     arguments = parse_arguments(args)
     test_split = load_dataset(arguments.dataset_name, split="test").shuffle(seed=0)
     reviews = test_split.select(range(min(arguments.num_reviews, len(test_split))))["text"]
-    server, server_log = None, tempfile.TemporaryFile("w+")
     if arguments.url:
-        base_url, api_key = arguments.url.rstrip("/"), os.environ.get(API_KEYS_VARIABLE, "").split(",")[0]
+        api_key = read_api_keys(os.environ.get(API_KEYS_VARIABLE), keys_file=None)[0]
+        report = asyncio.run(run_load(arguments, arguments.url.rstrip("/"), api_key, reviews))
     else:
-        base_url, api_key = f"http://127.0.0.1:{free_loopback_port()}", secrets.token_urlsafe(24)
-        command = [sys.executable, str(SERVE_SCRIPT), "--port", base_url.rsplit(":", 1)[1]]
+        port, api_key = free_loopback_port(), secrets.token_urlsafe(24)
+        command = [sys.executable, str(SERVE_SCRIPT), "--host", "127.0.0.1", "--port", str(port)]
         command += [option for spec in arguments.model for option in ("--model", spec)]
-        server = subprocess.Popen(
-            command, env={**os.environ, API_KEYS_VARIABLE: api_key},
-            stdout=server_log, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    try:
-        if server is not None:
-            wait_until_answering(f"{base_url}/health", server, timeout_seconds=120)
-        report = asyncio.run(run_load(arguments, base_url, api_key, reviews))
-    except RuntimeError:
-        server_log.seek(0)
-        print(server_log.read()[-4000:], file=sys.stderr)  # why the server did not start
-        raise
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        server_log.close()
+        with tempfile.TemporaryDirectory() as workdir:
+            base_url, env = f"http://127.0.0.1:{port}", {**os.environ, API_KEYS_VARIABLE: api_key}
+            with running_server(command, f"{base_url}/health", Path(workdir) / "server.log", env):
+                report = asyncio.run(run_load(arguments, base_url, api_key, reviews))
     print(json.dumps(report, indent=2))
     if report["errors"]:
         sys.exit(1)

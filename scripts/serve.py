@@ -19,9 +19,7 @@ import sys
 import uvicorn
 
 from trainers.inference import load_predictor, parse_model_specs
-from trainers.serving import API_KEY_HEADER, ServingLimits, create_app, read_api_keys
-
-API_KEYS_VARIABLE = "SENTIMENT_API_KEYS"
+from trainers.serving import API_KEY_HEADER, API_KEYS_VARIABLE, ServingLimits, create_app, read_api_keys
 
 
 def parse_arguments(args: list[str] | None) -> argparse.Namespace:

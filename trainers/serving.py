@@ -16,9 +16,10 @@ import hmac
 import socket
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import torch
@@ -31,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from .inference import SentimentPredictor, prediction_records
 
 API_KEY_HEADER = "x-api-key"
+# The environment variable that holds the server's API keys, comma-separated.
+API_KEYS_VARIABLE = "SENTIMENT_API_KEYS"
 # Routes anyone may call: liveness and the API's documentation. Every other path, unknown ones included, needs a key.
 OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
@@ -349,16 +352,36 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_answering(url: str, server: subprocess.Popen, timeout_seconds: float) -> None:
-    """Polls `GET url` until it answers 200 (e.g. `/health`), failing at once if the server's process exits."""
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"The server exited with code {server.returncode} before answering {url}.")
+@contextmanager
+def running_server(
+    command: list[str], ready_url: str, log_path: Path, env: dict[str, str], timeout_seconds: float = 120
+) -> Iterator[subprocess.Popen]:
+    """Runs a server command for the length of a `with` block, once `GET ready_url` answers 200, then stops it.
+
+    Its output goes to `log_path` (a pipe nobody reads would fill up and stall a busy server). If it exits or stays
+    silent before answering, the error carries the end of that log, which says why.
+    """
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + timeout_seconds
+        while not _answers(ready_url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                state = f"exited with code {process.returncode}" if process.poll() is not None else "did not answer"
+                raise RuntimeError(f"The server {state} ({ready_url}):\n{Path(log_path).read_text()[-4000:]}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.2)
-    raise TimeoutError(f"No answer from {url} within {timeout_seconds} s.")
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.TransportError:
+        return False  # not listening yet

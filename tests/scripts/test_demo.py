@@ -6,13 +6,12 @@ Playwright's own browser download cannot work here. A missing browser fails the 
 
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from trainers.serving import free_loopback_port, wait_until_answering
+from trainers.serving import free_loopback_port, running_server
 
 from ..conftest import PROJECT_ROOT, pipeline_scores
 
@@ -34,17 +33,9 @@ def demo_url(trained_lstm_folder, tmp_path_factory):
         sys.executable, str(DEMO_SCRIPT), "--host", "127.0.0.1", "--port", str(port),
         "--model", f"lstm={trained_lstm_folder}", "--model", f"lstm-copy={trained_lstm_folder}",
     ]  # fmt: skip
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    with open(log, "w") as log_stream:
-        process = subprocess.Popen(command, stdout=log_stream, stderr=subprocess.STDOUT, env=env)
-    try:
-        wait_until_answering(f"http://127.0.0.1:{port}/", process, timeout_seconds=120)
-    except (RuntimeError, TimeoutError):
-        process.kill()
-        pytest.fail(f"demo.py did not start:\n{log.read_text()[-4000:]}")
-    yield f"http://127.0.0.1:{port}/"
-    process.terminate()
-    process.wait(timeout=30)
+    url = f"http://127.0.0.1:{port}/"
+    with running_server(command, url, log, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}):
+        yield url
 
 
 @pytest.fixture

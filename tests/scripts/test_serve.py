@@ -13,7 +13,7 @@ import torch
 from transformers import AutoConfig, AutoTokenizer, pipeline
 
 from models import LSTMForSequenceClassification
-from trainers.serving import free_loopback_port, wait_until_answering
+from trainers.serving import free_loopback_port, running_server
 
 from ..conftest import PROJECT_ROOT, pipeline_scores
 
@@ -59,18 +59,10 @@ def server(trained_lstm_folder, untrained_lstm_folder, tmp_path_factory):
         "--max_body_bytes", str(MAX_BODY_BYTES), "--max_text_characters", "20000", "--max_batch_size", "64",
         "--batch_wait_seconds", "0.05",
     ]  # fmt: skip
-    log = workdir / "server.log"
-    with open(log, "w") as log_stream:
-        env = {**os.environ, "SENTIMENT_API_KEYS": ",".join(ENV_KEYS)}
-        process = subprocess.Popen(command, stdout=log_stream, stderr=subprocess.STDOUT, env=env)
-    try:
-        wait_until_answering(f"http://127.0.0.1:{port}/health", process, timeout_seconds=120)
-    except (RuntimeError, TimeoutError):
-        process.kill()
-        pytest.fail(f"serve.py did not start:\n{log.read_text()[-4000:]}")
-    yield RunningServer(f"http://127.0.0.1:{port}", process, log)
-    process.terminate()
-    process.wait(timeout=30)
+    url, log = f"http://127.0.0.1:{port}", workdir / "server.log"
+    env = {**os.environ, "SENTIMENT_API_KEYS": ",".join(ENV_KEYS)}
+    with running_server(command, f"{url}/health", log, env) as process:
+        yield RunningServer(url, process, log)
 
 
 def test_real_reviews_get_the_models_own_labels_and_scores(server, lstm_pipeline, imdb_splits):
