@@ -1,1 +1,2 @@
-"""Training machinery shared by every approach: data, tokenizers, arguments, metrics and the `Trainer` loop."""
+"""Machinery the scripts share: data, tokenizers, arguments, metrics and the `Trainer` loop for every approach, and
+the inference (`inference.py`) and REST API (`serving.py`) code that labels reviews with saved model folders."""
