@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import evaluate
@@ -24,7 +25,9 @@ RESULTS_FILE = "all_results.json"
 RECIPE_FILE = "training_recipe.yaml"
 
 
-def build_tokenizer_once(args: TrainingArguments, build_tokenizer) -> PreTrainedTokenizerBase:
+def build_tokenizer_once(
+    args: TrainingArguments, build_tokenizer: Callable[[], PreTrainedTokenizerBase]
+) -> PreTrainedTokenizerBase:
     """Builds the tokenizer on the main process only, saves it in `output_dir`, and loads it on every other process.
 
     Every rank then holds the same vocabulary by construction, and the work is done once. Under several machines,
@@ -38,9 +41,7 @@ def build_tokenizer_once(args: TrainingArguments, build_tokenizer) -> PreTrained
         return PreTrainedTokenizerFast.from_pretrained(args.output_dir)
 
 
-def tokenize_splits(
-    splits: DatasetDict, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments | None = None
-) -> DatasetDict:
+def tokenize_splits(splits: DatasetDict, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments) -> DatasetDict:
     """Tokenizes every split, truncating to the tokenizer's `model_max_length`, and records each review's length.
 
     The `length` column lets `train_sampling_strategy="group_by_length"` batch reviews of similar length without
@@ -52,8 +53,6 @@ def tokenize_splits(
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
         return encoded
 
-    if args is None:
-        return splits.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing")
     # The main process tokenizes first and fills the datasets cache; the other processes then read it.
     with args.main_process_first(desc="tokenizing"):
         return splits.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing")

@@ -16,16 +16,16 @@ from ..conftest import HELPERS, LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT, run_wit
 
 def train_small_lstm(splits, output_dir, seed=0, epochs=3):
     set_seed(seed)
-    tokenizer = train_word_tokenizer(splits["train"]["text"], vocab_size=4000, min_frequency=2, model_max_length=200)
-    tokenized = tokenize_splits(splits, tokenizer)
-    model = LSTMForSequenceClassification(
-        LSTMSentimentConfig(vocab_size=len(tokenizer), embedding_dim=32, hidden_size=32, pooling="mean")
-    )
     args = SentimentTrainingArguments(
         output_dir=str(output_dir), num_train_epochs=epochs, learning_rate=5e-3, per_device_train_batch_size=8,
         eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True, metric_for_best_model="loss",
         greater_is_better=False, report_to="none", seed=seed, disable_tqdm=True, save_total_limit=1,
     )  # fmt: skip
+    tokenizer = train_word_tokenizer(splits["train"]["text"], vocab_size=4000, min_frequency=2, model_max_length=200)
+    tokenized = tokenize_splits(splits, tokenizer, args)
+    model = LSTMForSequenceClassification(
+        LSTMSentimentConfig(vocab_size=len(tokenizer), embedding_dim=32, hidden_size=32, pooling="mean")
+    )
     trainer = build_trainer(model, args, tokenized, tokenizer)
     return trainer, tokenized
 
