@@ -16,6 +16,7 @@ from trainers.data import DEFAULT_DATASET, load_sentiment_splits
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TRAIN_SCRIPT = PROJECT_ROOT / "scripts" / "train.py"
 LSTM_RECIPE = PROJECT_ROOT / "configs" / "lstm.yaml"
+HELPERS = Path(__file__).resolve().parent / "helpers"
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +53,14 @@ def trained_lstm_folder(imdb_dataset, tmp_path_factory) -> Path:
     completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
     assert completed.returncode == 0, completed.stderr[-4000:]
     return output_dir
+
+
+def run_without_project(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Runs `script` in a fresh Python process where this project cannot be imported, offline."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(cwd / "hf_modules"))
+    command = [sys.executable, str(HELPERS / "run_without_project.py"), str(script), *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,12 @@ class DataArguments:
         default=DEFAULT_DATASET,
         metadata={"help": "Hub id or local folder of a dataset with train/test splits of `text` and `label` (0/1)."},
     )
+    dataset_hub_id: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id of the dataset that the model card names, when `dataset_name` is a local copy of it."
+        },
+    )
     validation_fraction: float = field(
         default=0.1, metadata={"help": "Share of train carved out (stratified, seeded) as the validation split."}
     )
@@ -80,10 +86,14 @@ def config_arguments(config_class: type[PreTrainedConfig], exclude: tuple[str, .
 def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = None) -> tuple:
     """Parses `[recipe.yaml] [--key value ...]`: the recipe sets defaults, the command line overrides them.
 
-    Unknown keys, in the recipe or on the command line, are errors rather than silently ignored.
+    Returns one instance of each dataclass, then the run's own recipe: every argument the recipe file names or that
+    differs from its default, and the seed, as given (before `TrainingArguments` post-processing), so that
+    `parse_recipe` takes it back and repeats the run. Unknown keys, in the recipe or on the command line, are errors.
     """
     args = sys.argv[1:] if args is None else list(args)
     parser = HfArgumentParser(dataclass_types)
+    defaults = {action.dest: action.default for action in parser._actions}
+    recipe = {}
     if args and args[0].endswith((".yaml", ".yml")):
         recipe_path = Path(args.pop(0))
         if not recipe_path.is_file():
@@ -91,9 +101,15 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
         recipe = yaml.safe_load(recipe_path.read_text()) or {}
         if not isinstance(recipe, dict):
             parser.error(f"recipe {recipe_path} must be a mapping of argument names to values")
-        known = {action.dest for action in parser._actions}
-        unknown = sorted(set(recipe) - known)
+        unknown = sorted(set(recipe) - set(defaults))
         if unknown:
             parser.error(f"recipe {recipe_path} has unknown keys: {', '.join(unknown)}")
         parser.set_defaults(**recipe)
-    return parser.parse_args_into_dataclasses(args=args)
+    instances = parser.parse_args_into_dataclasses(args=args)
+    given = vars(parser.parse_args(args))
+    run_recipe = {
+        dest: value
+        for dest, value in given.items()
+        if dest in recipe or value != defaults[dest] or dest == "seed"
+    }
+    return (*instances, run_recipe)

@@ -2,10 +2,12 @@
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import evaluate
 import numpy as np
+import yaml
 from datasets import DatasetDict
 from transformers import (
     DataCollatorWithPadding,
@@ -13,15 +15,33 @@ from transformers import (
     EvalPrediction,
     PreTrainedModel,
     PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
     Trainer,
     TrainingArguments,
 )
 
 METRICS_MODULE = Path(__file__).parent / "sentiment_metrics"
 RESULTS_FILE = "all_results.json"
+RECIPE_FILE = "training_recipe.yaml"
 
 
-def tokenize_splits(splits: DatasetDict, tokenizer: PreTrainedTokenizerBase) -> DatasetDict:
+def build_tokenizer_once(
+    args: TrainingArguments, build_tokenizer: Callable[[], PreTrainedTokenizerBase]
+) -> PreTrainedTokenizerBase:
+    """Builds the tokenizer on the main process only, saves it in `output_dir`, and loads it on every other process.
+
+    Every rank then holds the same vocabulary by construction, and the work is done once. Under several machines,
+    `output_dir` must be storage that all of them see.
+    """
+    with args.main_process_first(local=False, desc="building the tokenizer"):
+        if args.process_index == 0:
+            tokenizer = build_tokenizer()
+            tokenizer.save_pretrained(args.output_dir)
+            return tokenizer
+        return PreTrainedTokenizerFast.from_pretrained(args.output_dir)
+
+
+def tokenize_splits(splits: DatasetDict, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments) -> DatasetDict:
     """Tokenizes every split, truncating to the tokenizer's `model_max_length`, and records each review's length.
 
     The `length` column lets `train_sampling_strategy="group_by_length"` batch reviews of similar length without
@@ -33,7 +53,9 @@ def tokenize_splits(splits: DatasetDict, tokenizer: PreTrainedTokenizerBase) -> 
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
         return encoded
 
-    return splits.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing")
+    # The main process tokenizes first and fills the datasets cache; the other processes then read it.
+    with args.main_process_first(desc="tokenizing"):
+        return splits.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing")
 
 
 def load_sentiment_metrics() -> evaluate.EvaluationModule:
@@ -72,12 +94,13 @@ def build_trainer(
     )
 
 
-def train_and_evaluate(trainer: Trainer, tokenized: DatasetDict, output_dir: str | Path) -> dict[str, float]:
+def train_and_evaluate(trainer: Trainer, tokenized: DatasetDict, recipe: dict) -> dict[str, float]:
     """Trains, evaluates the chosen checkpoint on validation, then once on test, and saves a Hub-ready folder.
 
-    The folder gets the model (safetensors, config with `auto_map`, code files), the tokenizer, the trainer state
-    (training curves) and `all_results.json`: validation and test metrics, training wall time, training reviews/s
-    and the parameter count.
+    The folder (`output_dir`) gets the model (safetensors, config with `auto_map`, code files), the tokenizer, the
+    trainer state (training curves), `training_recipe.yaml` (the run's arguments, which `scripts/train.py` takes
+    back) and `all_results.json`: validation and test metrics, training wall time, training reviews/s, parameter
+    count and number of processes.
     """
     started = time.perf_counter()
     train_output = trainer.train()
@@ -93,6 +116,7 @@ def train_and_evaluate(trainer: Trainer, tokenized: DatasetDict, output_dir: str
         "num_parameters": trainer.model.num_parameters(),
         "num_trainable_parameters": trainer.model.num_parameters(only_trainable=True),
         "train_samples": len(tokenized["train"]),
+        "num_processes": trainer.args.world_size,
     }
     eval_metrics = trainer.evaluate(tokenized["validation"], metric_key_prefix="eval")
     eval_metrics["eval_samples"] = len(tokenized["validation"])
@@ -101,11 +125,13 @@ def train_and_evaluate(trainer: Trainer, tokenized: DatasetDict, output_dir: str
     test_metrics["test_samples"] = len(tokenized["test"])
 
     results = {**train_metrics, **eval_metrics, **test_metrics}
+    output_dir = Path(trainer.args.output_dir)
+    trainer.save_model(str(output_dir))  # on every process: FSDP gathers the weights collectively
     if trainer.is_world_process_zero():
-        trainer.save_model(str(output_dir))
         trainer.save_state()
-        # `Trainer` pickles its arguments; the Hub folder keeps them as JSON instead, and holds no pickle.
-        Path(output_dir, "training_args.bin").unlink(missing_ok=True)
-        Path(output_dir, "training_args.json").write_text(trainer.args.to_json_string() + "\n")
-        Path(output_dir, RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        # `Trainer` pickles its arguments; the Hub folder holds no pickle, and the recipe says the same in YAML.
+        (output_dir / "training_args.bin").unlink(missing_ok=True)
+        header = "# The arguments of this run. Re-run it: python scripts/train.py training_recipe.yaml\n"
+        (output_dir / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
+        (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return results

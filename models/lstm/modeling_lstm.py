@@ -85,6 +85,8 @@ class MaskedPooling(nn.Module):
 
 class LSTMPreTrainedModel(PreTrainedModel):
     config_class = LSTMSentimentConfig
+    # The loss is a mean over the batch: `Trainer` must not rescale it by a global token count (`num_items_in_batch`).
+    accepts_loss_kwargs = False
     config: LSTMSentimentConfig
     base_model_prefix = "lstm"
     main_input_name = "input_ids"
@@ -141,7 +143,6 @@ class LSTMForSequenceClassification(LSTMPreTrainedModel):
         input_ids: torch.LongTensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
-        **kwargs,
     ) -> SequenceClassifierOutput:
         r"""
         input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):

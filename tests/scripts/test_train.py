@@ -1,8 +1,6 @@
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,23 +11,21 @@ from trainers.arguments import SentimentTrainingArguments
 from trainers.tokenizer import train_word_tokenizer
 from trainers.training import build_trainer, tokenize_splits, train_and_evaluate
 
-from ..conftest import LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT
-
-LOADER = Path(__file__).with_name("load_without_project.py")
+from ..conftest import HELPERS, LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT, run_without_project
 
 
 def train_small_lstm(splits, output_dir, seed=0, epochs=3):
     set_seed(seed)
-    tokenizer = train_word_tokenizer(splits["train"]["text"], vocab_size=4000, min_frequency=2, model_max_length=200)
-    tokenized = tokenize_splits(splits, tokenizer)
-    model = LSTMForSequenceClassification(
-        LSTMSentimentConfig(vocab_size=len(tokenizer), embedding_dim=32, hidden_size=32, pooling="mean")
-    )
     args = SentimentTrainingArguments(
         output_dir=str(output_dir), num_train_epochs=epochs, learning_rate=5e-3, per_device_train_batch_size=8,
         eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True, metric_for_best_model="loss",
         greater_is_better=False, report_to="none", seed=seed, disable_tqdm=True, save_total_limit=1,
     )  # fmt: skip
+    tokenizer = train_word_tokenizer(splits["train"]["text"], vocab_size=4000, min_frequency=2, model_max_length=200)
+    tokenized = tokenize_splits(splits, tokenizer, args)
+    model = LSTMForSequenceClassification(
+        LSTMSentimentConfig(vocab_size=len(tokenizer), embedding_dim=32, hidden_size=32, pooling="mean")
+    )
     trainer = build_trainer(model, args, tokenized, tokenizer)
     return trainer, tokenized
 
@@ -37,7 +33,7 @@ def train_small_lstm(splits, output_dir, seed=0, epochs=3):
 def test_training_on_real_reviews_lowers_validation_loss(imdb_splits, tmp_path):
     trainer, tokenized = train_small_lstm(imdb_splits, tmp_path)
     before = trainer.evaluate()["eval_loss"]
-    results = train_and_evaluate(trainer, tokenized, tmp_path)
+    results = train_and_evaluate(trainer, tokenized, recipe={})
     assert results["eval_loss"] < before - 0.03
     history = [entry["eval_loss"] for entry in trainer.state.log_history if "eval_loss" in entry]
     # The kept checkpoint is the one validation preferred, not the last one.
@@ -48,7 +44,7 @@ def test_same_seed_repeats_the_run_exactly(imdb_splits, tmp_path):
     results = []
     for run in ("first", "second"):
         trainer, tokenized = train_small_lstm(imdb_splits, tmp_path / run, seed=5, epochs=1)
-        results.append(train_and_evaluate(trainer, tokenized, tmp_path / run))
+        results.append(train_and_evaluate(trainer, tokenized, recipe={}))
     assert results[0]["eval_loss"] == results[1]["eval_loss"]
     assert results[0]["test_accuracy"] == results[1]["test_accuracy"]
 
@@ -57,7 +53,8 @@ def test_output_folder_is_hub_ready_with_metrics(trained_lstm_folder):
     files = {p.name for p in trained_lstm_folder.iterdir() if p.is_file()}
     assert {
         "model.safetensors", "config.json", "configuration_lstm.py", "modeling_lstm.py",
-        "tokenizer.json", "tokenizer_config.json", "all_results.json", "trainer_state.json", "training_args.json",
+        "tokenizer.json", "tokenizer_config.json", "all_results.json", "trainer_state.json", "training_recipe.yaml",
+        "README.md",
     } <= files  # fmt: skip
     assert not [name for name in files if name.endswith((".bin", ".pt", ".pth", ".pkl"))], "no pickles"
     config = json.loads((trained_lstm_folder / "config.json").read_text())
@@ -79,12 +76,9 @@ def test_fresh_process_without_the_project_labels_real_reviews(trained_lstm_fold
     reviews_file = tmp_path / "reviews.json"
     reviews_file.write_text(json.dumps({"texts": texts, "long_review": long_review}))
 
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
-    completed = subprocess.run(
-        [sys.executable, str(LOADER), str(trained_lstm_folder), str(reviews_file)],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
-    )  # fmt: skip
+    completed = run_without_project(
+        HELPERS / "load_model_folder.py", str(trained_lstm_folder), str(reviews_file), cwd=tmp_path
+    )
     assert completed.returncode == 0, completed.stderr[-4000:]
     seen = json.loads(completed.stdout.strip().splitlines()[-1])
 

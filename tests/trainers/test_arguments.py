@@ -1,7 +1,10 @@
 import pytest
+import yaml
 
 from models import LSTMSentimentConfig
 from trainers.arguments import DataArguments, SentimentTrainingArguments, config_arguments, parse_recipe
+
+from ..conftest import LSTM_RECIPE
 
 LSTMArguments = config_arguments(LSTMSentimentConfig, exclude=("pad_token_id",))
 TYPES = (DataArguments, LSTMArguments, SentimentTrainingArguments)
@@ -10,7 +13,7 @@ TYPES = (DataArguments, LSTMArguments, SentimentTrainingArguments)
 def test_recipe_sets_values_and_command_line_overrides_them(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("hidden_size: 64\npooling: attention\nlearning_rate: 2.0e-3\noutput_dir: out\nmax_length: 300\n")
-    data_args, model_args, training_args = parse_recipe(TYPES, [str(recipe), "--hidden_size", "32", "--seed", "7"])
+    data_args, model_args, training_args, _ = parse_recipe(TYPES, [str(recipe), "--hidden_size", "32", "--seed", "7"])
     assert model_args.hidden_size == 32 and model_args.pooling == "attention"
     assert training_args.learning_rate == 2e-3 and training_args.seed == 7 and training_args.output_dir == "out"
     assert data_args.max_length == 300
@@ -41,3 +44,16 @@ def test_unknown_keys_and_bad_values_stop_with_a_message(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parse_recipe(TYPES, [str(tmp_path / "missing.yaml")])
     assert "missing.yaml does not exist" in capsys.readouterr().err
+
+
+def test_a_runs_recipe_parses_back_to_the_same_arguments(tmp_path):
+    *parsed, recipe = parse_recipe(TYPES, [str(LSTM_RECIPE), "--hidden_size", "48", "--max_train_samples", "100"])
+    assert recipe["hidden_size"] == 48 and recipe["max_train_samples"] == 100 and recipe["seed"] == 42
+    assert recipe["learning_rate"] == pytest.approx(2e-3) and recipe["report_to"] == "none"
+    assert "logging_dir" not in recipe and "use_cpu" not in recipe, "defaults the user never set stay out"
+    recipe_file = tmp_path / "training_recipe.yaml"
+    recipe_file.write_text(yaml.safe_dump(recipe))
+    *reparsed, recipe_again = parse_recipe(TYPES, [str(recipe_file)])
+    assert reparsed[0] == parsed[0] and reparsed[1] == parsed[1]
+    assert reparsed[2].to_dict() == parsed[2].to_dict()
+    assert recipe_again == recipe

@@ -1,26 +1,13 @@
-"""Loads a saved model folder the way a stranger would: only transformers installed, this project not importable.
+"""Loads a saved model folder with the Auto classes and `pipeline`, and prints one JSON object of what it saw.
 
-Usage: python load_without_project.py MODEL_FOLDER REVIEWS_JSON  -> prints one JSON object of what it saw.
+Usage: python run_without_project.py load_model_folder.py MODEL_FOLDER REVIEWS_JSON
 """
 
-import importlib.abc
 import json
 import sys
 
-
-class BlockProjectImports(importlib.abc.MetaPathFinder):
-    """Makes `import models` / `import trainers` fail, even where this project is pip-installed."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname.split(".")[0] in ("models", "trainers", "scripts"):
-            raise ImportError(f"{fullname} is this project's code, which a Hub user does not have")
-        return None
-
-
-sys.meta_path.insert(0, BlockProjectImports())
-
-import torch  # noqa: E402
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline  # noqa: E402
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 folder, reviews_file = sys.argv[1], sys.argv[2]
 reviews = json.load(open(reviews_file))

@@ -1,0 +1,24 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ..conftest import PROJECT_ROOT
+
+SCRIPT = PROJECT_ROOT / "scripts" / "benchmark_pipeline.py"
+
+
+def test_pipeline_accuracy_equals_the_trainers_test_accuracy(trained_lstm_folder, imdb_dataset):
+    # The fixture evaluated 300 test reviews drawn with seed 42; the benchmark draws the same 300.
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPT), str(trained_lstm_folder), "--dataset_name", imdb_dataset,
+         "--max_samples", "300", "--seed", "42", "--batch_size", "32"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    report = json.loads(completed.stdout[completed.stdout.index("{") :])
+    results = json.loads((trained_lstm_folder / "all_results.json").read_text())
+    assert report["reviews"] == results["test_samples"] == 300
+    assert report["accuracy"] == pytest.approx(results["test_accuracy"])
+    assert report["reviews_per_second"] > 0

@@ -1,0 +1,81 @@
+import json
+import re
+import shutil
+
+import pytest
+import yaml
+from huggingface_hub import ModelCard
+
+from trainers.model_card import build_model_card, dataset_hub_id, validate_model_card, write_model_card
+
+from ..conftest import run_without_project
+
+
+def test_training_wrote_a_card_whose_metadata_equals_the_metrics_file(trained_lstm_folder):
+    card = ModelCard.load(trained_lstm_folder / "README.md")
+    results = json.loads((trained_lstm_folder / "all_results.json").read_text())
+    metrics = {result.metric_type: result.metric_value for result in card.data.eval_results}
+    assert metrics == {"accuracy": results["test_accuracy"], "f1": results["test_f1"]}
+    assert {result.dataset_type for result in card.data.eval_results} == {"stanfordnlp/imdb"}
+    assert card.data.pipeline_tag == "text-classification" and card.data.license == "apache-2.0"
+    assert card.data.datasets == ["stanfordnlp/imdb"]
+    # The body's table shows the same numbers, rounded for people.
+    assert f"{100 * results['test_accuracy']:.2f}%" in card.text
+    assert f"{results['num_parameters']:,}" in card.text
+    validate_model_card(card, trained_lstm_folder)
+
+
+def test_validation_catches_a_card_that_disagrees_with_the_metrics(trained_lstm_folder, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(trained_lstm_folder, folder, ignore=shutil.ignore_patterns("checkpoint-*"))
+    card = build_model_card(folder, repo_id="user/imdb-lstm")
+    results = json.loads((folder / "all_results.json").read_text())
+    results["test_accuracy"] = 0.999
+    (folder / "all_results.json").write_text(json.dumps(results))
+    with pytest.raises(ValueError, match="all_results.json says 0.999"):
+        validate_model_card(card, folder)
+
+
+def test_card_needs_a_hub_dataset_id_when_trained_on_a_local_copy(tmp_path):
+    local_copy = tmp_path / "imdb"
+    local_copy.mkdir()
+    assert dataset_hub_id({"dataset_name": str(local_copy), "dataset_hub_id": "stanfordnlp/imdb"}) == "stanfordnlp/imdb"
+    assert dataset_hub_id({"dataset_name": "stanfordnlp/imdb", "dataset_hub_id": None}) == "stanfordnlp/imdb"
+    with pytest.raises(ValueError, match="--dataset_hub_id"):
+        dataset_hub_id({"dataset_name": str(local_copy), "dataset_hub_id": None})
+
+
+def test_comparison_rows_come_from_the_other_folders(trained_lstm_folder, tmp_path):
+    other = tmp_path / "other-run"
+    shutil.copytree(trained_lstm_folder, other, ignore=shutil.ignore_patterns("checkpoint-*"))
+    results = json.loads((other / "all_results.json").read_text())
+    results.update(test_accuracy=0.8123, num_parameters=1234567)
+    (other / "all_results.json").write_text(json.dumps(results))
+    card = build_model_card(trained_lstm_folder, repo_id="user/imdb-lstm", compare=[other])
+    assert "## Compared with other approaches" in card.text
+    assert re.search(r"\| other-run \| 81\.23% \| [\d.]+% \| 1,234,567 \|", card.text)
+
+
+def test_usage_snippets_run_as_written_against_the_folder(trained_lstm_folder, tmp_path):
+    # The card names the repository; pointed at the local folder, its code must run unchanged.
+    card = build_model_card(trained_lstm_folder, repo_id=str(trained_lstm_folder))
+    snippets = re.findall(r"```python\n(.*?)```", card.text, flags=re.DOTALL)
+    assert len(snippets) == 2
+    for index, snippet in enumerate(snippets):
+        script = tmp_path / f"snippet_{index}.py"
+        script.write_text(snippet)
+        completed = run_without_project(script, cwd=tmp_path)
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        assert "POSITIVE" in completed.stdout and "NEGATIVE" in completed.stdout
+
+
+def test_recipe_in_the_card_is_the_runs_recipe(trained_lstm_folder):
+    card = ModelCard.load(trained_lstm_folder / "README.md")
+    recipe_block = re.search(r"```yaml\n(.*?)```", card.text, flags=re.DOTALL).group(1)
+    recipe_file = (trained_lstm_folder / "training_recipe.yaml").read_text()
+    assert yaml.safe_load(recipe_block) == yaml.safe_load(recipe_file)
+
+
+def test_write_model_card_refuses_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a trained model folder"):
+        write_model_card(tmp_path)

@@ -1,0 +1,137 @@
+"""The Hub model card of a trained model folder, generated from the folder's own files.
+
+Every number in the card is read from `all_results.json` and every setting from `training_recipe.yaml` and
+`config.json`, all written by the training run: nothing is typed by hand.
+"""
+
+import json
+from importlib.resources import files
+from pathlib import Path
+
+import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from .training import RECIPE_FILE, RESULTS_FILE
+
+TEMPLATE = files("model_cards") / "model_card_template.md"
+CARD_FILE = "README.md"
+DATASET_NAME = "IMDB"
+
+
+def describe(config: dict) -> str:
+    """One sentence on the architecture, from its `config.json`."""
+    if config["model_type"] == "imdb_lstm":
+        direction = "bidirectional" if config["bidirectional"] else "unidirectional"
+        return (
+            f"A {direction} LSTM ({config['num_layers']} layer(s), {config['hidden_size']} units per direction) over "
+            f"{config['embedding_dim']}-dimensional word embeddings learned from scratch, "
+            f"{config['pooling'].replace('_', ' and ')} pooling over the review's tokens and a linear classifier; "
+            "a word-level vocabulary of "
+            f"{config['vocab_size']:,} entries learned on the training reviews."
+        )
+    raise ValueError(f"No model card description for model_type '{config['model_type']}'.")
+
+
+def dataset_hub_id(recipe: dict) -> str:
+    """The Hub id the card names as training data: `dataset_hub_id`, else `dataset_name` if that is not a folder."""
+    hub_id = recipe.get("dataset_hub_id") or recipe["dataset_name"]
+    if Path(hub_id).exists():
+        raise ValueError(
+            f"The run read its data from the local folder '{hub_id}'; name the Hub dataset it copies with "
+            "--dataset_hub_id (e.g. stanfordnlp/imdb) so that the model card can point to it."
+        )
+    return hub_id
+
+
+def read_run(folder: str | Path) -> tuple[dict, dict, dict]:
+    """The config, results and recipe a training run wrote into `folder`."""
+    folder = Path(folder)
+    missing = [name for name in ("config.json", RESULTS_FILE, RECIPE_FILE) if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder} is not a trained model folder of this project: no {', '.join(missing)}.")
+    config = json.loads((folder / "config.json").read_text())
+    results = json.loads((folder / RESULTS_FILE).read_text())
+    recipe = yaml.safe_load((folder / RECIPE_FILE).read_text())
+    return config, results, recipe
+
+
+def eval_results(results: dict, dataset_id: str) -> list[EvalResult]:
+    """The `model-index` entries: test accuracy and F1."""
+    return [
+        EvalResult(
+            task_type="text-classification",
+            task_name="Sentiment classification",
+            dataset_type=dataset_id,
+            dataset_name=DATASET_NAME,
+            dataset_split="test",
+            metric_type=metric,
+            metric_name=metric.capitalize() if metric == "accuracy" else metric.upper(),
+            metric_value=results[f"test_{metric}"],
+        )
+        for metric in ("accuracy", "f1")
+    ]
+
+
+def build_model_card(
+    folder: str | Path, repo_id: str | None = None, revision: str = "main", compare: list[str | Path] = ()
+) -> ModelCard:
+    """The card for `folder`, to be published as `repo_id` (default: the folder's name), compared with the runs in
+    the folders `compare`."""
+    config, results, recipe = read_run(folder)
+    dataset_id = dataset_hub_id(recipe)
+    repo_id = repo_id or Path(folder).resolve().name
+    card_data = ModelCardData(
+        model_name=repo_id,
+        language="en",
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=["sentiment-analysis", "imdb", config["model_type"]],
+        datasets=[dataset_id],
+        metrics=["accuracy", "f1"],
+        eval_results=eval_results(results, dataset_id),
+    )
+    comparison = [{"name": repo_id, **results}]
+    for other in compare:
+        _, other_results, _ = read_run(other)
+        comparison.append({"name": Path(other).resolve().name, **other_results})
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(TEMPLATE),
+        model_name=repo_id,
+        repo_id=repo_id,
+        revision=revision,
+        description=describe(config),
+        dataset_id=dataset_id,
+        results=results,
+        recipe=recipe,
+        recipe_yaml=yaml.safe_dump(recipe, sort_keys=False),
+        max_length=recipe["max_length"],
+        comparison=comparison if compare else [],
+    )
+
+
+def validate_model_card(card: ModelCard, folder: str | Path) -> None:
+    """Checks offline what the Hub checks online, and more: the metadata parses back into a valid `model-index`,
+    and its numbers are those of the folder's `all_results.json`."""
+    reparsed = ModelCard(str(card))  # raises on invalid YAML or an invalid model-index
+    data = reparsed.data
+    for field in ("license", "language", "pipeline_tag", "library_name", "datasets", "eval_results"):
+        if not getattr(data, field, None):
+            raise ValueError(f"Model card metadata lacks '{field}'.")
+    _, results, _ = read_run(folder)
+    for result in data.eval_results:
+        expected = results[f"{result.dataset_split}_{result.metric_type}"]
+        if result.metric_value != expected:
+            raise ValueError(
+                f"Model card says {result.metric_type}={result.metric_value}, all_results.json says {expected}."
+            )
+
+
+def write_model_card(folder: str | Path, **card_options) -> Path:
+    """Builds, validates and writes the card as `README.md` in `folder`."""
+    card = build_model_card(folder, **card_options)
+    validate_model_card(card, folder)
+    path = Path(folder) / CARD_FILE
+    card.save(path)
+    return path
