@@ -5,7 +5,8 @@
     python scripts/predict.py --model outputs/lstm-imdb --input reviews.csv --column review --output labels.csv
     cat reviews.jsonl | python scripts/predict.py --model outputs/lstm-imdb --input_format jsonl --top_k 2
 
-Reviews longer than the model's `model_max_length` tokens are truncated. Output rows follow the input rows in order.
+Reviews longer than the model's `model_max_length` tokens are truncated, or, with `--chunk_overlap N`, split into
+overlapping windows whose scores are averaged. Output rows follow the input rows in order.
 """
 
 import argparse
@@ -45,6 +46,10 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--top_k", type=int, default=1, help="How many labels, best first, to give scores for.")
     parser.add_argument("--batch_size", type=int, default=32, help="Reviews per forward pass.")
+    parser.add_argument(
+        "--chunk_overlap", type=int, help="Split long reviews into windows of the model's maximum length sharing "
+        "this many tokens, and average their scores, instead of cutting them at the maximum length."
+    )  # fmt: skip
     parser.add_argument("--device", default="cpu", help="Torch device to run the model on, e.g. cpu or cuda.")
     return parser.parse_args(args)
 
@@ -78,7 +83,10 @@ def main(args: list[str] | None = None) -> None:
         predictor = load_predictor("model", arguments.model, arguments.device)
         check_top_k(arguments.top_k, predictor.labels)
         probabilities = predictor.predict_probabilities(
-            texts, arguments.batch_size, show_progress=len(texts) >= PROGRESS_BAR_MIN_REVIEWS
+            texts,
+            arguments.batch_size,
+            show_progress=len(texts) >= PROGRESS_BAR_MIN_REVIEWS,
+            chunk_overlap=arguments.chunk_overlap,
         )
         records = prediction_records(probabilities, predictor.labels, arguments.top_k)
     except (ValueError, OSError) as error:  # InputError is a ValueError; OSError: no such model folder

@@ -58,28 +58,58 @@ class SentimentPredictor:
 
     @torch.inference_mode()
     def predict_probabilities(
-        self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        show_progress: bool = False,
+        chunk_overlap: int | None = None,
     ) -> torch.Tensor:
         """Label probabilities, one row per review, in the order given.
 
         Reviews are sorted by length before batching so that each batch pads to similar lengths (padding is most of
         the cost of a mixed batch), then put back in order. The probability function is the one `pipeline` applies:
         softmax over several labels, sigmoid for a single output or multi-label models.
+
+        A review longer than `max_length` tokens is cut there, unless `chunk_overlap` is given: then it is split into
+        windows of `max_length` tokens, each sharing `chunk_overlap` tokens with the previous one, and its
+        probabilities are the mean over its windows, so that a verdict at the end of a long review counts too.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        self._check_chunk_overlap(chunk_overlap)
         order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
-        probabilities = torch.empty(len(texts), self.model.config.num_labels)
+        probabilities = torch.zeros(len(texts), self.model.config.num_labels)
         with tqdm(total=len(texts), unit="review", disable=not show_progress, file=sys.stderr) as progress:
             for start in range(0, len(order), batch_size):
-                batch_indices = order[start : start + batch_size]
+                batch_indices = torch.tensor(order[start : start + batch_size])
                 encoded = self.tokenizer(
-                    [texts[index] for index in batch_indices], truncation=True, padding=True, return_tensors="pt"
-                ).to(self.model.device)
-                logits = self.model(**encoded).logits.float()
-                probabilities[batch_indices] = self._to_probabilities(logits).cpu()
+                    [texts[index] for index in batch_indices],
+                    truncation=True,
+                    padding=True,
+                    return_tensors="pt",
+                    return_overflowing_tokens=chunk_overlap is not None,
+                    stride=chunk_overlap or 0,
+                )
+                # Which review each row (window) belongs to: one row per review when nothing is chunked.
+                review_of_row = encoded.pop("overflow_to_sample_mapping", torch.arange(len(batch_indices)))
+                logits = self.model(**encoded.to(self.model.device)).logits.float()
+                row_probabilities = self._to_probabilities(logits).cpu()
+                sums = torch.zeros(len(batch_indices), row_probabilities.size(1)).index_add_(
+                    0, review_of_row, row_probabilities
+                )
+                windows = torch.bincount(review_of_row, minlength=len(batch_indices)).unsqueeze(1)
+                probabilities[batch_indices] = sums / windows
                 progress.update(len(batch_indices))
         return probabilities
+
+    def _check_chunk_overlap(self, chunk_overlap: int | None) -> None:
+        if chunk_overlap is None:
+            return
+        window = self.max_length - self.tokenizer.num_special_tokens_to_add(pair=False)
+        if not 0 <= chunk_overlap < window:
+            raise InputError(
+                f"chunk_overlap must be at least 0 and less than the {window} tokens of a window, got {chunk_overlap}."
+            )
 
     def _to_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         config = self.model.config

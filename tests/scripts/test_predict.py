@@ -97,3 +97,14 @@ def test_help_of_every_serving_command():
         assert process.returncode == 0, name
         for option in expected_options[name]:
             assert option in output, f"{name} --help does not mention {option}"
+
+
+def test_chunked_prediction_of_a_5000_word_review_from_the_command_line(trained_lstm_folder, imdb_splits):
+    long_review = " ".join(" ".join(imdb_splits["test"]["text"]).split()[:5000])
+    completed = run_predict("--model", trained_lstm_folder, "--chunk_overlap", "32", "--top_k", "2", long_review)
+    assert completed.returncode == 0, completed.stderr
+    (record,) = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert record["label"] in ("NEGATIVE", "POSITIVE")
+    assert sum(entry["score"] for entry in record["scores"]) == pytest.approx(1.0, abs=1e-5)
+    refused = run_predict("--model", trained_lstm_folder, "--chunk_overlap", "999", long_review)
+    assert refused.returncode == 1 and "chunk_overlap must be at least 0" in refused.stderr

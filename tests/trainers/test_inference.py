@@ -42,6 +42,26 @@ def test_long_reviews_are_truncated_at_the_model_max_length(predictor, lstm_pipe
     assert probabilities != pytest.approx([whole["NEGATIVE"], whole["POSITIVE"]], abs=1e-3)  # truncation mattered
 
 
+def test_chunked_prediction_averages_overlapping_windows_of_a_5000_word_review(predictor, imdb_splits):
+    long_review = " ".join(" ".join(imdb_splits["test"]["text"]).split()[:5000])
+    short_review = imdb_splits["test"]["text"][0]
+    probabilities = predictor.predict_probabilities([short_review, long_review], chunk_overlap=32)
+    assert probabilities.shape == (2, 2)  # one row, so one label, per review however many windows
+    # By hand: windows of 256 tokens, each starting 256 - 32 tokens after the previous one, scored alone, averaged.
+    ids = predictor.tokenizer(long_review)["input_ids"]
+    windows = [ids[start : start + 256] for start in range(0, len(ids) - 32, 256 - 32)]
+    assert len(windows) > 20
+    with torch.inference_mode():
+        by_hand = torch.stack(
+            [predictor.model(input_ids=torch.tensor([window])).logits.softmax(-1)[0] for window in windows]
+        ).mean(0)
+    torch.testing.assert_close(probabilities[1], by_hand, rtol=0, atol=1e-5)
+    # A review shorter than one window is unaffected by chunking.
+    torch.testing.assert_close(probabilities[0], predictor.predict_probabilities([short_review])[0], rtol=0, atol=1e-6)
+    with pytest.raises(InputError, match="chunk_overlap must be at least 0 and less than the 256 tokens"):
+        predictor.predict_probabilities([long_review], chunk_overlap=256)
+
+
 def test_records_rank_labels_and_respect_top_k():
     probabilities = torch.tensor([[0.2, 0.8], [0.9, 0.1]])
     one = prediction_records(probabilities, ["NEGATIVE", "POSITIVE"], 1)
