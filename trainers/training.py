@@ -41,15 +41,45 @@ def build_tokenizer_once(
         return PreTrainedTokenizerFast.from_pretrained(args.output_dir)
 
 
-def tokenize_splits(splits: DatasetDict, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments) -> DatasetDict:
-    """Tokenizes every split, truncating to the tokenizer's `model_max_length`, and records each review's length.
+def keep_head_and_tail(encoding: dict[str, list[int]], max_length: int, head_tokens: int) -> dict[str, list[int]]:
+    """Cuts the middle out of one tokenized review longer than `max_length`: keeps its first `head_tokens` tokens and
+    as many of its last ones as fit, with the tokenizer's special tokens (e.g. [CLS] ... [SEP]) kept at both ends.
 
-    The `length` column lets `train_sampling_strategy="group_by_length"` batch reviews of similar length without
-    measuring them again; padding is left to the collator, so each batch is padded only to its own longest review.
+    Needs the encoding's `special_tokens_mask`; every per-token field is cut the same way.
     """
+    length = len(encoding["input_ids"])
+    if length <= max_length:
+        return encoding
+    specials = encoding["special_tokens_mask"]
+    leading = next(index for index, special in enumerate(specials) if not special)
+    trailing = next(index for index, special in enumerate(reversed(specials)) if not special)
+    tail_tokens = max_length - leading - trailing - head_tokens
+    if tail_tokens < 0:
+        raise ValueError(f"head_tokens ({head_tokens}) leaves no room in max_length ({max_length}).")
+    kept = [*range(leading + head_tokens), *range(length - trailing - tail_tokens, length)]
+    return {field: [values[index] for index in kept] for field, values in encoding.items()}
+
+
+def tokenize_splits(
+    splits: DatasetDict, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments, head_tokens: int | None = None
+) -> DatasetDict:
+    """Tokenizes every split to at most the tokenizer's `model_max_length` tokens and records each review's length.
+
+    A longer review loses its end, or, with `head_tokens`, its middle (head+tail truncation, which helps on IMDB:
+    reviews often state the verdict in the last lines). The `length` column lets
+    `train_sampling_strategy="group_by_length"` batch reviews of similar length without measuring them again;
+    padding is left to the collator, so each batch is padded only to its own longest review.
+    """
+    max_length = tokenizer.model_max_length
 
     def encode(batch):
-        encoded = tokenizer(batch["text"], truncation=True)
+        if head_tokens is None:
+            encoded = tokenizer(batch["text"], truncation=True)
+        else:
+            whole = tokenizer(batch["text"], truncation=False, return_special_tokens_mask=True, verbose=False)
+            rows = [dict(zip(whole.keys(), values)) for values in zip(*whole.values())]
+            cut = [keep_head_and_tail(row, max_length, head_tokens) for row in rows]
+            encoded = {field: [row[field] for row in cut] for field in whole.keys() if field != "special_tokens_mask"}
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
         return encoded
 
