@@ -40,6 +40,13 @@ class DataArguments:
         default=None, metadata={"help": "Evaluate on a seeded random subset of this many test reviews."}
     )
     max_length: int = field(default=512, metadata={"help": "Tokens kept per review; longer reviews are truncated."})
+    head_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "Head+tail truncation: a longer review keeps its first head_tokens tokens and, to fill max_length, "
+            "its last ones. Unset: it keeps its first max_length tokens."
+        },
+    )
     min_frequency: int = field(
         default=2, metadata={"help": "Words seen fewer times in the training split become [UNK]."}
     )
@@ -50,6 +57,14 @@ class SentimentTrainingArguments(TrainingArguments):
     early_stopping_patience: int | None = field(
         default=None,
         metadata={"help": "Stop after this many evaluations without improvement of `metric_for_best_model`."},
+    )
+
+
+@dataclass
+class EncoderArguments:
+    model_name_or_path: str = field(
+        default="answerdotai/ModernBERT-base",
+        metadata={"help": "Pretrained encoder to fine-tune: a Hub id or a local folder (AutoModelForSequenceClassification)."},
     )
 
 
@@ -84,27 +99,29 @@ def config_arguments(config_class: type[PreTrainedConfig], exclude: tuple[str, .
 
 
 def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = None) -> tuple:
-    """Parses `[recipe.yaml] [--key value ...]`: the recipe sets defaults, the command line overrides them.
+    """Parses `[recipe.yaml ...] [--key value ...]`: recipes set defaults (a later one overrides an earlier one, e.g.
+    a model recipe then a preset), the command line overrides them all.
 
-    Returns one instance of each dataclass, then the run's own recipe: every argument the recipe file names or that
+    Returns one instance of each dataclass, then the run's own recipe: every argument a recipe file names or that
     differs from its default, and the seed, as given (before `TrainingArguments` post-processing), so that
-    `parse_recipe` takes it back and repeats the run. Unknown keys, in the recipe or on the command line, are errors.
+    `parse_recipe` takes it back and repeats the run. Unknown keys, in a recipe or on the command line, are errors.
     """
     args = sys.argv[1:] if args is None else list(args)
     parser = HfArgumentParser(dataclass_types)
     defaults = {action.dest: action.default for action in parser._actions}
     recipe = {}
-    if args and args[0].endswith((".yaml", ".yml")):
+    while args and args[0].endswith((".yaml", ".yml")):
         recipe_path = Path(args.pop(0))
         if not recipe_path.is_file():
             parser.error(f"recipe {recipe_path} does not exist")
-        recipe = yaml.safe_load(recipe_path.read_text()) or {}
-        if not isinstance(recipe, dict):
+        entries = yaml.safe_load(recipe_path.read_text()) or {}
+        if not isinstance(entries, dict):
             parser.error(f"recipe {recipe_path} must be a mapping of argument names to values")
-        unknown = sorted(set(recipe) - set(defaults))
+        unknown = sorted(set(entries) - set(defaults))
         if unknown:
             parser.error(f"recipe {recipe_path} has unknown keys: {', '.join(unknown)}")
-        parser.set_defaults(**recipe)
+        recipe.update(entries)
+    parser.set_defaults(**recipe)
     instances = parser.parse_args_into_dataclasses(args=args)
     given = vars(parser.parse_args(args))
     run_recipe = {

@@ -2,9 +2,15 @@ import pytest
 import yaml
 
 from models import LSTMSentimentConfig
-from trainers.arguments import DataArguments, SentimentTrainingArguments, config_arguments, parse_recipe
+from trainers.arguments import (
+    DataArguments,
+    EncoderArguments,
+    SentimentTrainingArguments,
+    config_arguments,
+    parse_recipe,
+)
 
-from ..conftest import LSTM_RECIPE
+from ..conftest import LSTM_RECIPE, PROJECT_ROOT
 
 LSTMArguments = config_arguments(LSTMSentimentConfig, exclude=("pad_token_id",))
 TYPES = (DataArguments, LSTMArguments, SentimentTrainingArguments)
@@ -57,3 +63,15 @@ def test_a_runs_recipe_parses_back_to_the_same_arguments(tmp_path):
     assert reparsed[0] == parsed[0] and reparsed[1] == parsed[1]
     assert reparsed[2].to_dict() == parsed[2].to_dict()
     assert recipe_again == recipe
+
+
+def test_later_recipes_override_earlier_ones(tmp_path):
+    model_recipe = PROJECT_ROOT / "configs" / "finetune" / "bert.yaml"
+    preset = PROJECT_ROOT / "configs" / "finetune" / "presets" / "aggressive.yaml"
+    data_args, encoder_args, training_args, recipe = parse_recipe(
+        (DataArguments, EncoderArguments, SentimentTrainingArguments), [str(model_recipe), str(preset), "--seed", "3"]
+    )
+    assert encoder_args.model_name_or_path == "google-bert/bert-base-uncased" and data_args.head_tokens == 128
+    assert (training_args.learning_rate, training_args.per_device_train_batch_size) == (5e-5, 32)
+    assert training_args.num_train_epochs == 1 and training_args.seed == 3
+    assert recipe["learning_rate"] == 5e-5 and recipe["model_name_or_path"] == "google-bert/bert-base-uncased"

@@ -1,0 +1,49 @@
+"""Fine-tune a pretrained encoder end to end for sentiment and write a Hub-ready model folder, with its model card.
+
+    python scripts/finetune.py configs/finetune/modernbert.yaml [--key value ...]
+    python scripts/finetune.py configs/finetune/bert.yaml configs/finetune/presets/balanced.yaml
+    accelerate launch --config_file configs/accelerate/multi_gpu.yaml scripts/finetune.py configs/finetune/bert.yaml
+
+Any `AutoModelForSequenceClassification` backbone works (`--model_name_or_path`: a Hub id or a local folder). Later
+recipes override earlier ones, and `--key value` overrides them all. Long reviews keep their head and tail
+(`head_tokens`). Mixed precision (`bf16`/`fp16`), `gradient_accumulation_steps` and `gradient_checkpointing` are
+training arguments like any other. `--help` lists all arguments.
+"""
+
+import sys
+
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from trainers.arguments import DataArguments, EncoderArguments, SentimentTrainingArguments, parse_recipe
+from trainers.data import LABEL_NAMES
+from trainers.run import finish_run, start_run
+from trainers.training import build_trainer, tokenize_splits, train_and_evaluate
+
+
+def main(args: list[str] | None = None) -> dict:
+    data_args, encoder_args, training_args, recipe = parse_recipe(
+        (DataArguments, EncoderArguments, SentimentTrainingArguments), args
+    )
+    splits, push_to_hub = start_run(data_args, training_args, recipe)
+    try:
+        # The saved tokenizer truncates where training truncated, also inside `pipeline(..., truncation=True)`.
+        tokenizer = AutoTokenizer.from_pretrained(encoder_args.model_name_or_path, model_max_length=data_args.max_length)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            encoder_args.model_name_or_path,
+            num_labels=len(LABEL_NAMES),
+            id2label=dict(enumerate(LABEL_NAMES)),
+            label2id={label: index for index, label in enumerate(LABEL_NAMES)},
+        )
+    except (OSError, ValueError) as error:
+        sys.exit(f"error: cannot load the encoder '{encoder_args.model_name_or_path}': {error}")
+    tokenized = tokenize_splits(splits, tokenizer, training_args, head_tokens=data_args.head_tokens)
+
+    trainer = build_trainer(model, training_args, tokenized, tokenizer, training_args.early_stopping_patience)
+    results = train_and_evaluate(trainer, tokenized, recipe)
+    if trainer.is_world_process_zero():
+        finish_run(training_args, results, push_to_hub)
+    return results
+
+
+if __name__ == "__main__":
+    main()
