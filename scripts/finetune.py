@@ -12,10 +12,8 @@ training arguments like any other. `--help` lists all arguments.
 
 import sys
 
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
 from trainers.arguments import DataArguments, EncoderArguments, SentimentTrainingArguments, parse_recipe
-from trainers.data import LABEL_NAMES
+from trainers.builders import encoder_builder, encoder_tokenizer
 from trainers.run import finish_run, start_run
 from trainers.training import build_trainer, tokenize_splits, train_and_evaluate
 
@@ -26,14 +24,8 @@ def main(args: list[str] | None = None) -> dict:
     )
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
-        # The saved tokenizer truncates where training truncated, also inside `pipeline(..., truncation=True)`.
-        tokenizer = AutoTokenizer.from_pretrained(encoder_args.model_name_or_path, model_max_length=data_args.max_length)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            encoder_args.model_name_or_path,
-            num_labels=len(LABEL_NAMES),
-            id2label=dict(enumerate(LABEL_NAMES)),
-            label2id={label: index for index, label in enumerate(LABEL_NAMES)},
-        )
+        tokenizer = encoder_tokenizer(encoder_args.model_name_or_path, data_args.max_length)
+        model = encoder_builder(encoder_args.model_name_or_path)({})
     except (OSError, ValueError) as error:
         sys.exit(f"error: cannot load the encoder '{encoder_args.model_name_or_path}': {error}")
     tokenized = tokenize_splits(splits, tokenizer, training_args, head_tokens=data_args.head_tokens)

@@ -104,16 +104,18 @@ def make_compute_metrics():
 
 
 def build_trainer(
-    model: PreTrainedModel,
+    model: PreTrainedModel | None,
     args: TrainingArguments,
     tokenized: DatasetDict,
     tokenizer: PreTrainedTokenizerBase,
     early_stopping_patience: int | None = None,
+    model_init: Callable | None = None,
 ) -> Trainer:
     """A `Trainer` that evaluates on the validation split and keeps the checkpoint that validation prefers."""
     callbacks = [EarlyStoppingCallback(early_stopping_patience)] if early_stopping_patience else []
     return Trainer(
         model=model,
+        model_init=model_init,
         args=args,
         train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"],

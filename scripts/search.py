@@ -1,0 +1,94 @@
+"""Search hyperparameters with Optuna through `Trainer.hyperparameter_search`, judged on validation accuracy.
+
+    python scripts/search.py configs/search/lstm.yaml --dataset_name ../shared/data/imdb
+    python scripts/search.py configs/search/lstm.yaml --storage journal:outputs/lstm-search/journal.log   # per worker
+
+The recipe declares the search space (`search_space`), the base settings and the number of trials the study should
+hold. The study is persistent (default: sqlite in output_dir): running the same command again continues it. Several
+workers share one study through `--storage` (journal:PATH on one machine, an RDB URL such as postgresql://... across
+machines); together they stop when the study holds `n_trials`. Weak trials are pruned after an epoch. At the end:
+`best_recipe.yaml` (which scripts/train.py or scripts/finetune.py take as is), `study_summary.json` and plots.
+"""
+
+import json
+import sys
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from transformers import AutoConfig, TrainingArguments
+
+from trainers.arguments import DataArguments, EncoderArguments, SentimentTrainingArguments, parse_recipe
+from trainers.builders import LSTMArguments, encoder_builder, encoder_tokenizer, lstm_builder, lstm_tokenizer
+from trainers.data import load_sentiment_splits
+from trainers.search import (
+    SearchArguments,
+    export_best_recipe,
+    model_init_for,
+    open_storage,
+    peek_approach,
+    run_search,
+    save_plots,
+    split_search_space,
+    summarize,
+)
+from trainers.training import build_trainer, tokenize_splits
+
+# Fixed by the tokenizer, which is built once before the trials: not searchable.
+TOKENIZER_BOUND = {"vocab_size"}
+
+
+def main(args: list[str] | None = None) -> dict:
+    args = sys.argv[1:] if args is None else list(args)
+    approach = peek_approach(args)
+    model_arguments = {"lstm": LSTMArguments, "finetune": EncoderArguments}.get(approach)
+    if model_arguments is None:
+        sys.exit(f"error: approach must be lstm or finetune, got '{approach}'.")
+    data_args, model_args, search_args, training_args, recipe = parse_recipe(
+        (DataArguments, model_arguments, SearchArguments, SentimentTrainingArguments), args
+    )
+    if training_args.world_size > 1:
+        sys.exit(
+            "error: the search runs its trials in one process; instead of `accelerate launch`, start several "
+            "workers with the same --storage (journal:PATH on one machine, an RDB URL across machines)."
+        )
+    splits = load_sentiment_splits(
+        data_args.dataset_name,
+        validation_fraction=data_args.validation_fraction,
+        seed=training_args.seed,
+        max_train_samples=data_args.max_train_samples,
+        max_test_samples=data_args.max_test_samples,
+    )
+    if approach == "lstm":
+        tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
+        build, model_parameters = lstm_builder(model_args, tokenizer), set(asdict(model_args)) - TOKENIZER_BOUND
+    else:
+        tokenizer = encoder_tokenizer(model_args.model_name_or_path, data_args.max_length)
+        build = encoder_builder(model_args.model_name_or_path)
+        model_parameters = set(AutoConfig.from_pretrained(model_args.model_name_or_path).to_dict())
+    try:
+        training_space, model_space = split_search_space(
+            search_args.search_space, {f.name for f in fields(TrainingArguments)}, model_parameters
+        )
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    tokenized = tokenize_splits(splits, tokenizer, training_args, head_tokens=data_args.head_tokens)
+    tokenized.pop("test")  # the search never looks at the test split
+
+    trainer = build_trainer(None, training_args, tokenized, tokenizer, model_init=model_init_for(build, model_space))
+    storage = open_storage(search_args.storage, training_args.output_dir)
+    study_name = search_args.study_name or Path(training_args.output_dir).resolve().name
+    study = run_search(
+        trainer, training_space, search_args.n_trials, storage, study_name, search_args.pruner, training_args.seed
+    )
+
+    output_dir = Path(training_args.output_dir)
+    summary = summarize(study)
+    export_best_recipe(study, recipe, output_dir / "best_recipe.yaml", str(output_dir / "best"))
+    (output_dir / "study_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary["plots"] = [str(path) for path in save_plots(study, output_dir)]
+    print(json.dumps(summary, indent=2))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

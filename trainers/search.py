@@ -1,0 +1,200 @@
+"""Hyperparameter search with Optuna through `Trainer.hyperparameter_search`: spaces declared in recipes, a persistent
+and shareable study, pruning on per-epoch validation accuracy, the best trial exported as a recipe.
+
+The test split is never used: every trial is judged on the validation split.
+"""
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import optuna
+import yaml
+from transformers import PreTrainedModel, Trainer
+
+OBJECTIVE = "eval_accuracy"
+TRIAL_STATES_COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+@dataclass
+class SearchArguments:
+    approach: Literal["lstm", "finetune"] = field(
+        default="lstm", metadata={"help": "What to search: the LSTM (scripts/train.py) or a fine-tuned encoder."}
+    )
+    search_space: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "What to search, as a mapping (in the recipe) or JSON: name -> {type: float|int|categorical, "
+            "low, high, log, step, choices}. Names are training arguments or model hyperparameters."
+        },
+    )
+    n_trials: int = field(default=20, metadata={"help": "Trials the study should hold in all, over all workers."})
+    storage: str | None = field(
+        default=None,
+        metadata={
+            "help": "Where the study lives: an RDB URL (sqlite:///study.db, postgresql://...), or journal:PATH for a "
+            "journal file several workers on one machine can share. Default: sqlite in output_dir."
+        },
+    )
+    study_name: str | None = field(default=None, metadata={"help": "Study name (default: output_dir's name)."})
+    pruner: Literal["median", "none"] = field(
+        default="median", metadata={"help": "median stops a trial whose epoch is worse than the median trial's."}
+    )
+
+    def __post_init__(self):
+        if isinstance(self.search_space, str):
+            self.search_space = json.loads(self.search_space)
+        if not self.search_space:
+            raise ValueError("search_space is empty: declare at least one hyperparameter to search in the recipe.")
+        for name, spec in self.search_space.items():
+            if spec.get("type") not in ("float", "int", "categorical"):
+                raise ValueError(f"search_space['{name}'] needs type float, int or categorical, got {spec}.")
+        if self.n_trials < 1:
+            raise ValueError(f"n_trials must be at least 1, got {self.n_trials}.")
+
+
+def peek_approach(args: list[str]) -> str:
+    """The `approach` a command asks for (its last recipe naming one, or `--approach`), needed before parsing,
+    since it decides which model arguments exist."""
+    approach = SearchArguments.__dataclass_fields__["approach"].default
+    for argument in args:
+        if not argument.endswith((".yaml", ".yml")):
+            break
+        if Path(argument).is_file():
+            approach = (yaml.safe_load(Path(argument).read_text()) or {}).get("approach", approach)
+    if "--approach" in args[:-1]:
+        approach = args[args.index("--approach") + 1]
+    return approach
+
+
+def suggest(trial: optuna.Trial, space: dict[str, dict]) -> dict:
+    """Samples one value for every entry of `space`."""
+    values = {}
+    for name, spec in space.items():
+        if spec["type"] == "categorical":
+            values[name] = trial.suggest_categorical(name, spec["choices"])
+        elif spec["type"] == "int":
+            values[name] = trial.suggest_int(name, spec["low"], spec["high"], step=spec.get("step", 1))
+        else:
+            values[name] = trial.suggest_float(name, spec["low"], spec["high"], log=spec.get("log", False))
+    return values
+
+
+def open_storage(storage: str | None, output_dir: str | Path) -> str | optuna.storages.BaseStorage:
+    """`journal:PATH` -> a journal file storage (safe for workers on one machine); anything else is an RDB URL."""
+    if storage is None:
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{Path(output_dir).resolve() / 'study.db'}"
+    if storage.startswith("journal:"):
+        path = Path(storage.removeprefix("journal:"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    return storage
+
+
+def trials_started(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False))
+
+
+def split_search_space(space: dict, training_fields: set[str], model_parameters: set[str]) -> tuple[dict, dict]:
+    """(training arguments' space, model hyperparameters' space); a name that is neither would be silently ignored,
+    so it is an error."""
+    unknown = sorted(set(space) - training_fields - model_parameters)
+    if unknown:
+        raise ValueError(
+            f"search_space names {unknown}, which are neither training arguments nor hyperparameters of this model."
+        )
+    training = {name: spec for name, spec in space.items() if name in training_fields}
+    return training, {name: spec for name, spec in space.items() if name not in training}
+
+
+def model_init_for(build_model: Callable[[dict], PreTrainedModel], model_space: dict) -> Callable:
+    """`Trainer`'s `model_init`: samples the trial's model hyperparameters and builds the model (with the recipe's
+    values when `trial` is None, as on `Trainer`'s first call)."""
+
+    def model_init(trial: optuna.Trial | None) -> PreTrainedModel:
+        return build_model({} if trial is None else suggest(trial, model_space))
+
+    return model_init
+
+
+def run_search(
+    trainer: Trainer, training_space: dict, n_trials: int, storage, study_name: str, pruner: str, seed: int
+) -> optuna.Study:
+    """Adds trials to the study until it holds `n_trials` (started by any worker), one `Trainer` trial at a time.
+
+    One trial per `hyperparameter_search` call, so that each worker re-reads the study before starting another:
+    workers sharing a storage then stop together at `n_trials` instead of each running `n_trials` of its own.
+    Training arguments are sampled by `hp_space`, model hyperparameters by `model_init` (see `model_init_for`).
+    """
+    optuna_pruner = optuna.pruners.MedianPruner(n_startup_trials=2) if pruner == "median" else None
+    study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize", load_if_exists=True)
+    while trials_started(study) < n_trials:
+        trainer.hyperparameter_search(
+            hp_space=lambda trial: suggest(trial, training_space),
+            compute_objective=lambda metrics: metrics[OBJECTIVE],
+            n_trials=1,
+            direction="maximize",
+            backend="optuna",
+            storage=storage,
+            study_name=study_name,
+            load_if_exists=True,
+            # A new seed per trial, or every worker would draw the same first candidates.
+            sampler=optuna.samplers.TPESampler(seed=seed + trials_started(study)),
+            pruner=optuna_pruner,
+        )
+    return study
+
+
+def export_best_recipe(study: optuna.Study, recipe: dict, path: str | Path, output_dir: str) -> dict:
+    """The recipe of the run, with the best trial's values and no search settings: `scripts/train.py` takes it."""
+    search_keys = {f.name for f in SearchArguments.__dataclass_fields__.values()} | {"approach"}
+    best = {key: value for key, value in recipe.items() if key not in search_keys}
+    best.update(study.best_trial.params)
+    best["output_dir"] = output_dir
+    header = (
+        f"# Best of {len(study.trials)} trials of study '{study.study_name}': trial {study.best_trial.number}, "
+        f"validation accuracy {study.best_value:.4f}.\n"
+    )
+    Path(path).write_text(header + yaml.safe_dump(best, sort_keys=False))
+    return best
+
+
+def summarize(study: optuna.Study) -> dict:
+    states = [trial.state for trial in study.trials]
+    return {
+        "study_name": study.study_name,
+        "trials": len(states),
+        "complete": states.count(optuna.trial.TrialState.COMPLETE),
+        "pruned": states.count(optuna.trial.TrialState.PRUNED),
+        "failed": states.count(optuna.trial.TrialState.FAIL),
+        "best_trial": study.best_trial.number,
+        "best_validation_accuracy": study.best_value,
+        "best_params": study.best_trial.params,
+    }
+
+
+def save_plots(study: optuna.Study, output_dir: str | Path) -> list[Path]:
+    """Optimisation history and (with 2+ finished trials and 2+ parameters) parameter importances, as PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from optuna.visualization import matplotlib as optuna_plots
+
+    output_dir = Path(output_dir)
+    plots = {"optimization_history.png": optuna_plots.plot_optimization_history}
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(finished) >= 2 and len(study.best_trial.params) >= 2 and not math.isnan(study.best_value):
+        plots["param_importances.png"] = optuna_plots.plot_param_importances
+    written = []
+    for name, plot in plots.items():
+        axes = plot(study)
+        axes.figure.set_size_inches(8, 5)
+        axes.figure.tight_layout()
+        axes.figure.savefig(output_dir / name, dpi=100)
+        matplotlib.pyplot.close(axes.figure)
+        written.append(output_dir / name)
+    return written
