@@ -29,7 +29,10 @@ model_labels = [model.config.id2label[i] for i in logits.argmax(-1).tolist()]
 classifier = pipeline("sentiment-analysis", model=folder, trust_remote_code=True)
 pipeline_labels = [result["label"] for result in classifier(texts, truncation=True, batch_size=16)]
 all_scores = classifier(long_review, top_k=None, truncation=True)
-untruncated = classifier(long_review, top_k=None)
+# A model with position embeddings cannot read past them without truncation; the LSTM (or a model that cuts its input
+# itself) can, and must give scores then too.
+reads_any_length = getattr(model.config, "max_position_embeddings", None) is None
+untruncated = classifier(long_review, top_k=None) if reads_any_length else None
 long_ids = classifier.tokenizer(long_review, truncation=True)["input_ids"]
 
 print(json.dumps({
