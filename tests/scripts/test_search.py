@@ -44,11 +44,12 @@ def test_search_records_trials_resumes_and_exports_a_recipe_that_trains(tmp_path
         image = imread(output_dir / plot)
         assert image.shape[0] > 100 and image.shape[1] > 100
     best = yaml.safe_load((output_dir / "best_recipe.yaml").read_text())
-    assert "search_space" not in best and "n_trials" not in best
+    assert "search_space" not in best and "n_trials" not in best and "max_train_samples" not in best
     assert {key: best[key] for key in second["best_params"]} == second["best_params"]
 
     trained = subprocess.run(
         [sys.executable, str(TRAIN_SCRIPT), str(output_dir / "best_recipe.yaml"), "--num_train_epochs", "1",
+         "--max_train_samples", "400",
          "--max_test_samples", "100", "--output_dir", str(tmp_path / "best"), "--disable_tqdm", "true"],
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
     )  # fmt: skip
