@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import optuna
-import pytest
 import yaml
 from matplotlib.image import imread
 

@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 from transformers import AutoModelForSequenceClassification, set_seed
 
 from models import LSTMForSequenceClassification, LSTMSentimentConfig

@@ -1,7 +1,7 @@
 from collections import Counter
 
 import pytest
-from datasets import Dataset, DatasetDict
+from datasets import Dataset
 
 from trainers.data import DatasetValidationError, load_sentiment_splits
 
