@@ -64,7 +64,7 @@ class SentimentTrainingArguments(TrainingArguments):
 class EncoderArguments:
     model_name_or_path: str = field(
         default="answerdotai/ModernBERT-base",
-        metadata={"help": "Pretrained encoder to fine-tune: a Hub id or a local folder (AutoModelForSequenceClassification)."},
+        metadata={"help": "Pretrained encoder to fine-tune (AutoModelForSequenceClassification): Hub id or folder."},
     )
 
 

@@ -32,9 +32,9 @@ def lstm_tokenizer(
     splits: DatasetDict, data_args: DataArguments, vocab_size: int, args: TrainingArguments
 ) -> PreTrainedTokenizerBase:
     """The word-level tokenizer learned on the training split, built once across processes."""
+    texts = splits["train"]["text"]
     return build_tokenizer_once(
-        args,
-        lambda: train_word_tokenizer(splits["train"]["text"], vocab_size, data_args.min_frequency, data_args.max_length),
+        args, lambda: train_word_tokenizer(texts, vocab_size, data_args.min_frequency, data_args.max_length)
     )
 
 
