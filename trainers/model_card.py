@@ -29,6 +29,26 @@ def describe(config: dict) -> str:
             "a word-level vocabulary of "
             f"{config['vocab_size']:,} entries learned on the training reviews."
         )
+    if config["model_type"] == "imdb_verbalizer":
+        encoder = config["encoder_config"]
+        if config["head_type"] == "mlm":
+            head = (
+                "the encoder's masked-LM head scores the label words "
+                f"{' / '.join(repr(word) for word in config['label_words'])} at a mask placed after the template"
+            )
+        else:
+            sizes = " -> ".join(str(size) for size in config["mlp_hidden_sizes"])
+            head = (
+                f"an MLP ({sizes}, BatchNorm, ReLU, dropout) reads {config['representation'].replace('_', ' and ')} "
+                "hidden states"
+            )
+        frozen = "frozen" if config["freeze_encoder"] else "fine-tuned"
+        return (
+            f"A {frozen} pretrained encoder ({config['encoder_name_or_path']}, {encoder['model_type']}, "
+            f"{encoder['num_hidden_layers']} layers, hidden size {encoder['hidden_size']}) reads each review followed "
+            f"by the template {config['template']!r}, cut to {config['max_length']} tokens "
+            f"({config['truncation'].replace('_', ' and ')} of the review; the template is always kept), and {head}."
+        )
     raise ValueError(f"No model card description for model_type '{config['model_type']}'.")
 
 

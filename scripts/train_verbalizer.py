@@ -1,0 +1,78 @@
+"""Train a verbalizer head over a frozen pretrained encoder and write a Hub-ready model folder, with its model card.
+
+    python scripts/train_verbalizer.py configs/verbalizer.yaml [--key value ...]
+    python scripts/train_verbalizer.py configs/verbalizer_minilm.yaml --encoder_name_or_path path/to/all-MiniLM-L6-v2
+
+Each split is encoded once by the frozen encoder (reviews followed by the template) and the features are cached by
+`datasets`; the head is trained on them through `Trainer`, and the saved folder holds the whole model (encoder and
+head) with a tokenizer that appends the template, so it labels raw text in `pipeline("sentiment-analysis")`.
+`--help` lists all arguments: data, the model (from `VerbalizerConfig`), encoding and `TrainingArguments`.
+"""
+
+import dataclasses
+import json
+import sys
+
+from transformers import default_data_collator, set_seed
+
+from models import VerbalizerConfig
+from trainers.arguments import (
+    DataArguments,
+    EncodingArguments,
+    SentimentTrainingArguments,
+    config_arguments,
+    parse_recipe,
+)
+from trainers.data import load_sentiment_splits
+from trainers.features import build_verbalizer, encode_splits
+from trainers.model_card import dataset_hub_id, write_model_card
+from trainers.training import build_trainer, train_and_evaluate
+
+# Set from the encoder's tokenizer, or (max_length) by DataArguments, so not arguments of their own.
+DERIVED_FIELDS = (
+    "encoder_config", "max_length", "template_token_ids", "label_word_ids",
+    "leading_special_tokens", "trailing_special_tokens",
+)  # fmt: skip
+VerbalizerArguments = config_arguments(VerbalizerConfig, exclude=DERIVED_FIELDS)
+
+
+def main(args: list[str] | None = None) -> dict:
+    data_args, model_args, encoding_args, training_args, recipe = parse_recipe(
+        (DataArguments, VerbalizerArguments, EncodingArguments, SentimentTrainingArguments), args
+    )
+    try:
+        dataset_hub_id(recipe)  # fails now, not after encoding, if the model card could not name the dataset
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+
+    set_seed(training_args.seed)
+    splits = load_sentiment_splits(
+        data_args.dataset_name,
+        validation_fraction=data_args.validation_fraction,
+        seed=training_args.seed,
+        max_train_samples=data_args.max_train_samples,
+        max_test_samples=data_args.max_test_samples,
+    )
+    try:
+        model, tokenizer = build_verbalizer(dataclasses.asdict(model_args), data_args.max_length)
+    except (OSError, ValueError) as error:
+        sys.exit(f"error: {error}")
+    features, encoding_results = encode_splits(
+        splits, model, tokenizer, encoding_args.encoding_batch_size, training_args
+    )
+
+    trainer = build_trainer(
+        model, training_args, features, tokenizer, training_args.early_stopping_patience, default_data_collator
+    )
+    if model.config.head_type == "mlm":  # the label words classify before any training
+        encoding_results.update(trainer.evaluate(metric_key_prefix="zero_shot_eval"))
+    results = train_and_evaluate(trainer, features, recipe, extra_results=encoding_results)
+    if trainer.is_world_process_zero():
+        write_model_card(training_args.output_dir, repo_id=training_args.hub_model_id)
+        print(json.dumps(results, indent=2, sort_keys=True))
+        print(f"Model folder: {training_args.output_dir}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
