@@ -102,11 +102,12 @@ class VerbalizerConfig(PreTrainedConfig):
         if self.truncation == "head_tail" and self.head_tokens <= self.leading_special_tokens:
             raise ValueError(f"`head_tokens` must keep at least one review token, got {self.head_tokens}.")
         if self.template_token_ids is not None:
-            minimum = self.kept_from_start + len(self.template_token_ids) + self.trailing_special_tokens + 1
-            if self.max_length < minimum:
+            start = self.head_tokens if self.truncation == "head_tail" else self.leading_special_tokens
+            needed = start + len(self.template_token_ids) + self.trailing_special_tokens
+            if self.max_length <= needed:
                 raise ValueError(
                     f"`max_length` {self.max_length} leaves no room for the review: the special tokens, the kept "
-                    f"start and the template's {len(self.template_token_ids)} tokens need {minimum - 1}."
+                    f"start and the template's {len(self.template_token_ids)} tokens need {needed}."
                 )
 
     @property

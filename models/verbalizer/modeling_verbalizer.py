@@ -117,6 +117,7 @@ class VerbalizerForSequenceClassification(VerbalizerPreTrainedModel):
             self.head = MLPHead(input_size, config.mlp_hidden_sizes, config.classifier_dropout, config.num_labels)
         self.encoder.requires_grad_(not config.freeze_encoder)
         self.post_init()
+        self.train()  # a frozen encoder starts, and stays, in eval mode
 
     @classmethod
     def from_encoder(cls, config: VerbalizerConfig, encoder_name_or_path: str | None = None):
