@@ -7,10 +7,10 @@ Each split is encoded once by the frozen encoder (reviews followed by the templa
 `datasets`; the head is trained on them through `Trainer`, and the saved folder holds the whole model (encoder and
 head) with a tokenizer that appends the template, so it labels raw text in `pipeline("sentiment-analysis")`.
 `--help` lists all arguments: data, the model (from `VerbalizerConfig`), encoding and `TrainingArguments`.
+With `--push_to_hub --hub_model_id user/name`, the folder is published at the end (see scripts/push_to_hub.py).
 """
 
 import dataclasses
-import json
 import sys
 
 from transformers import default_data_collator, set_seed
@@ -25,7 +25,8 @@ from trainers.arguments import (
 )
 from trainers.data import load_sentiment_splits
 from trainers.features import build_verbalizer, encode_splits
-from trainers.model_card import dataset_hub_id, write_model_card
+from trainers.hub import HubAccessError, claim_push, finish_run
+from trainers.model_card import dataset_hub_id
 from trainers.training import build_trainer, train_and_evaluate
 
 # Set from the encoder's tokenizer, or (max_length) by DataArguments, so not arguments of their own.
@@ -40,9 +41,10 @@ def main(args: list[str] | None = None) -> dict:
     data_args, model_args, encoding_args, training_args, recipe = parse_recipe(
         (DataArguments, VerbalizerArguments, EncodingArguments, SentimentTrainingArguments), args
     )
-    try:
-        dataset_hub_id(recipe)  # fails now, not after encoding, if the model card could not name the dataset
-    except ValueError as error:
+    try:  # fails now, not after training, if the card could not name the dataset or the Hub refuses the push
+        dataset_hub_id(recipe)
+        push_to_hub = claim_push(training_args)
+    except (ValueError, HubAccessError) as error:
         sys.exit(f"error: {error}")
 
     set_seed(training_args.seed)
@@ -68,9 +70,7 @@ def main(args: list[str] | None = None) -> dict:
         encoding_results.update(trainer.evaluate(metric_key_prefix="zero_shot_eval"))
     results = train_and_evaluate(trainer, features, recipe, extra_results=encoding_results)
     if trainer.is_world_process_zero():
-        write_model_card(training_args.output_dir, repo_id=training_args.hub_model_id)
-        print(json.dumps(results, indent=2, sort_keys=True))
-        print(f"Model folder: {training_args.output_dir}")
+        finish_run(training_args, results, push_to_hub)
     return results
 
 
