@@ -9,15 +9,10 @@ With `--push_to_hub --hub_model_id user/name`, the folder is published at the en
 """
 
 import dataclasses
-import sys
-
-from transformers import set_seed
 
 from models import LSTMForSequenceClassification, LSTMSentimentConfig
 from trainers.arguments import DataArguments, SentimentTrainingArguments, config_arguments, parse_recipe
-from trainers.data import load_sentiment_splits
-from trainers.hub import HubAccessError, claim_push, finish_run
-from trainers.model_card import dataset_hub_id
+from trainers.run import finish_run, start_run
 from trainers.tokenizer import train_word_tokenizer
 from trainers.training import build_tokenizer_once, build_trainer, tokenize_splits, train_and_evaluate
 
@@ -28,20 +23,7 @@ def main(args: list[str] | None = None) -> dict:
     data_args, model_args, training_args, recipe = parse_recipe(
         (DataArguments, LSTMArguments, SentimentTrainingArguments), args
     )
-    try:  # fails now, not after training, if the card could not name the dataset or the Hub refuses the push
-        dataset_hub_id(recipe)
-        push_to_hub = claim_push(training_args)
-    except (ValueError, HubAccessError) as error:
-        sys.exit(f"error: {error}")
-
-    set_seed(training_args.seed)
-    splits = load_sentiment_splits(
-        data_args.dataset_name,
-        validation_fraction=data_args.validation_fraction,
-        seed=training_args.seed,
-        max_train_samples=data_args.max_train_samples,
-        max_test_samples=data_args.max_test_samples,
-    )
+    splits, push_to_hub = start_run(data_args, training_args, recipe)
     tokenizer = build_tokenizer_once(
         training_args,
         lambda: train_word_tokenizer(

@@ -13,7 +13,7 @@ With `--push_to_hub --hub_model_id user/name`, the folder is published at the en
 import dataclasses
 import sys
 
-from transformers import default_data_collator, set_seed
+from transformers import default_data_collator
 
 from models import VerbalizerConfig
 from trainers.arguments import (
@@ -23,10 +23,8 @@ from trainers.arguments import (
     config_arguments,
     parse_recipe,
 )
-from trainers.data import load_sentiment_splits
 from trainers.features import build_verbalizer, encode_splits
-from trainers.hub import HubAccessError, claim_push, finish_run
-from trainers.model_card import dataset_hub_id
+from trainers.run import finish_run, start_run
 from trainers.training import build_trainer, train_and_evaluate
 
 # Set from the encoder's tokenizer, or (max_length) by DataArguments, so not arguments of their own.
@@ -41,20 +39,7 @@ def main(args: list[str] | None = None) -> dict:
     data_args, model_args, encoding_args, training_args, recipe = parse_recipe(
         (DataArguments, VerbalizerArguments, EncodingArguments, SentimentTrainingArguments), args
     )
-    try:  # fails now, not after training, if the card could not name the dataset or the Hub refuses the push
-        dataset_hub_id(recipe)
-        push_to_hub = claim_push(training_args)
-    except (ValueError, HubAccessError) as error:
-        sys.exit(f"error: {error}")
-
-    set_seed(training_args.seed)
-    splits = load_sentiment_splits(
-        data_args.dataset_name,
-        validation_fraction=data_args.validation_fraction,
-        seed=training_args.seed,
-        max_train_samples=data_args.max_train_samples,
-        max_test_samples=data_args.max_test_samples,
-    )
+    splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
         model, tokenizer = build_verbalizer(dataclasses.asdict(model_args), data_args.max_length)
     except (OSError, ValueError) as error:

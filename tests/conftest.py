@@ -23,6 +23,7 @@ VERBALIZER_RECIPE = PROJECT_ROOT / "configs" / "verbalizer.yaml"
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # Single tokens of the small tokenizer trained below, used as label words by the tests' `mlm` heads.
 TEST_LABEL_WORDS = [" bad", " good"]
+TEST_TEMPLATE = " The sentiment of this statement is"
 HELPERS = Path(__file__).resolve().parent / "helpers"
 
 
@@ -65,6 +66,18 @@ def trained_lstm_folder(imdb_dataset, tmp_path_factory) -> Path:
     completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
     assert completed.returncode == 0, completed.stderr[-4000:]
     return output_dir
+
+
+def build_test_verbalizer(encoder: str | Path, max_length: int = 96, **overrides):
+    """A verbalizer at test size (small MLP, 16 tokens kept from a long review's start) and its tokenizer."""
+    from trainers.features import build_verbalizer
+
+    hyperparameters = {
+        "encoder_name_or_path": str(encoder), "template": TEST_TEMPLATE, "mlp_hidden_sizes": [32, 16],
+        "label_words": TEST_LABEL_WORDS, "head_tokens": 16, **overrides,
+    }  # fmt: skip
+    model, tokenizer = build_verbalizer(hyperparameters, max_length)
+    return model.eval(), tokenizer
 
 
 def run_without_project(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -122,8 +135,9 @@ def random_modernbert_folder(imdb_splits, tmp_path_factory) -> Path:
     )  # fmt: skip
     config = ModernBertConfig(
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        max_position_embeddings=512, local_attention=64, global_attn_every_n_layers=2, initializer_range=0.1, pad_token_id=ids["[PAD]"],
-        cls_token_id=ids["[CLS]"], sep_token_id=ids["[SEP]"], bos_token_id=ids["[CLS]"], eos_token_id=ids["[SEP]"],
+        max_position_embeddings=512, local_attention=64, global_attn_every_n_layers=2, initializer_range=0.1,
+        pad_token_id=ids["[PAD]"], cls_token_id=ids["[CLS]"], sep_token_id=ids["[SEP]"], bos_token_id=ids["[CLS]"],
+        eos_token_id=ids["[SEP]"],
     )  # fmt: skip
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("random-modernbert")

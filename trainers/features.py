@@ -45,7 +45,9 @@ def single_token_id(tokenizer: PreTrainedTokenizerBase, word: str) -> int:
     ids = tokenizer(word, add_special_tokens=False)["input_ids"]
     if len(ids) != 1:
         pieces = tokenizer.convert_ids_to_tokens(ids)
-        raise ValueError(f"Label word {word!r} is {len(ids)} tokens {pieces} for this encoder; choose single-token words.")
+        raise ValueError(
+            f"Label word {word!r} is {len(ids)} tokens {pieces} for this encoder; choose single-token words."
+        )
     return ids[0]
 
 
@@ -58,7 +60,9 @@ def template_tokenizer(
     project and without a tokenizer class rebuilding the post-processor of its own.
     """
     if not encoder_tokenizer.is_fast:
-        raise ValueError(f"The verbalizer needs a fast (`tokenizers`) tokenizer; {encoder_tokenizer.name_or_path} has none.")
+        raise ValueError(
+            f"The verbalizer needs a fast (`tokenizers`) tokenizer; {encoder_tokenizer.name_or_path} has none."
+        )
     leading, trailing = special_token_layout(encoder_tokenizer)
     backend = Tokenizer.from_str(encoder_tokenizer.backend_tokenizer.to_str())
     backend.no_truncation()
@@ -212,8 +216,8 @@ def encode_splits(
 ) -> tuple[DatasetDict, dict[str, float]]:
     """Encodes (or reads from the cache) every split; returns the features and encoding reviews/s per split.
 
-    A split read from the cache reports no speed, since reading a file says nothing about the encoder. Under several processes the main process encodes first and the
-    others read its cache.
+    A split read from the cache reports no speed, since reading a file says nothing about the encoder. Under several
+    processes the main process encodes first and the others read its cache.
     """
     if batch_size < 1:
         raise ValueError(f"The encoding batch size must be at least 1, got {batch_size}.")

@@ -1,13 +1,9 @@
 """Publishing a trained model folder to the Hugging Face Hub, failing fast and clearly when that cannot work."""
 
-import json
-import sys
 from pathlib import Path
 
 import httpx2
 from transformers import TrainingArguments
-
-from .model_card import write_model_card
 from huggingface_hub import HfApi, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
@@ -117,15 +113,3 @@ def publish_run(args: TrainingArguments) -> str:
         revision=args.hub_revision,
     )  # fmt: skip
 
-
-def finish_run(args: TrainingArguments, results: dict, push_to_hub: bool) -> None:
-    """What a training script does last, on the main process: writes the model card, prints the results and the
-    folder, and publishes the folder if asked (exiting with a message, the folder kept, if the Hub refuses)."""
-    write_model_card(args.output_dir, repo_id=args.hub_model_id)
-    print(json.dumps(results, indent=2, sort_keys=True))
-    print(f"Model folder: {args.output_dir}")
-    if push_to_hub:
-        try:
-            print(f"Published: {publish_run(args)}")
-        except HubAccessError as error:
-            sys.exit(f"error: {error}\nThe model folder is saved; publish it with scripts/push_to_hub.py.")

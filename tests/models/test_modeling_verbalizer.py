@@ -5,20 +5,9 @@ from transformers import AutoConfig, AutoModelForMaskedLM, AutoModelForSequenceC
 
 from models import VerbalizerConfig, VerbalizerForSequenceClassification
 from models.verbalizer.modeling_verbalizer import cut_rows
-from trainers.features import build_verbalizer
 
-from ..conftest import TEST_LABEL_WORDS
+from ..conftest import TEST_TEMPLATE, build_test_verbalizer
 
-TEMPLATE = " The sentiment of this statement is"
-
-
-def build(encoder_folder, max_length=96, **overrides):
-    hyperparameters = {
-        "encoder_name_or_path": str(encoder_folder), "template": TEMPLATE, "mlp_hidden_sizes": [16, 8],
-        "label_words": TEST_LABEL_WORDS, "head_tokens": 16, **overrides,
-    }  # fmt: skip
-    model, tokenizer = build_verbalizer(hyperparameters, max_length)
-    return model.eval(), tokenizer
 
 
 def five_thousand_words(imdb_splits) -> str:
@@ -35,14 +24,15 @@ def test_cut_rows_keeps_the_start_and_end_of_long_rows_and_leaves_short_rows_who
 
 @pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
 def test_template_survives_a_5000_word_review(random_modernbert_folder, imdb_splits, truncation):
-    model, tokenizer = build(random_modernbert_folder, max_length=64, truncation=truncation, head_tokens=16)
+    model, tokenizer = build_test_verbalizer(random_modernbert_folder, max_length=64, truncation=truncation)
     review = five_thousand_words(imdb_splits)
     template = model.config.template_token_ids
     ending = template + [tokenizer.sep_token_id]
 
     ids = tokenizer(review, truncation=True)["input_ids"]  # as `pipeline` calls it
     assert ids[-len(ending) :] == ending
-    cut, _, _ = cut_rows(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long), 64, model.config.kept_from_start)
+    all_real = torch.ones(1, len(ids), dtype=torch.long)
+    cut, _, _ = cut_rows(torch.tensor([ids]), all_real, 64, model.config.kept_from_start)
     row = cut[0].tolist()
     assert len(row) == 64 and row[0] == tokenizer.cls_token_id and row[-len(ending) :] == ending
     body, review_ids = row[1 : -len(ending)], tokenizer(review, add_special_tokens=False)["input_ids"]
@@ -60,7 +50,7 @@ def test_template_survives_a_5000_word_review(random_modernbert_folder, imdb_spl
 
 
 def test_input_without_the_template_is_refused(random_modernbert_folder, imdb_splits):
-    model, _ = build(random_modernbert_folder)
+    model, _ = build_test_verbalizer(random_modernbert_folder)
     plain_tokenizer = AutoTokenizer.from_pretrained(random_modernbert_folder)
     batch = plain_tokenizer(imdb_splits["test"]["text"][:2], truncation=True, padding=True, return_tensors="pt")
     with pytest.raises(ValueError, match="does not end with the verbalizer template"):
@@ -68,15 +58,18 @@ def test_input_without_the_template_is_refused(random_modernbert_folder, imdb_sp
 
 
 def test_left_padding_is_refused(random_modernbert_folder):
-    model, tokenizer = build(random_modernbert_folder)
+    model, tokenizer = build_test_verbalizer(random_modernbert_folder)
     ids = tokenizer("A fine film.")["input_ids"]
     with pytest.raises(ValueError, match="right padding"):
-        model(input_ids=torch.tensor([[tokenizer.pad_token_id] + ids]), attention_mask=torch.tensor([[0] + [1] * len(ids)]))
+        model(
+            input_ids=torch.tensor([[tokenizer.pad_token_id] + ids]),
+            attention_mask=torch.tensor([[0] + [1] * len(ids)]),
+        )
 
 
 @pytest.mark.parametrize("head_type", ["mlp", "mlm"])
 def test_padding_does_not_change_logits(random_modernbert_folder, imdb_splits, head_type):
-    model, tokenizer = build(random_modernbert_folder, max_length=96, head_type=head_type)
+    model, tokenizer = build_test_verbalizer(random_modernbert_folder, max_length=96, head_type=head_type)
     reviews = imdb_splits["test"]["text"][:4] + ["Dull."]
     batch = tokenizer(reviews, truncation=True, padding=True, return_tensors="pt")
     assert (batch["attention_mask"] == 0).any(), "the batch must hold padding for this test to mean anything"
@@ -87,8 +80,10 @@ def test_padding_does_not_change_logits(random_modernbert_folder, imdb_splits, h
             torch.testing.assert_close(batched[row], alone[0], rtol=1e-4, atol=1e-5)
 
 
-def test_mlm_head_is_the_masked_lm_scoring_label_words_before_any_training(random_modernbert_folder, imdb_splits, tmp_path):
-    model, tokenizer = build(random_modernbert_folder, max_length=96, head_type="mlm")
+def test_mlm_head_is_the_masked_lm_scoring_label_words_before_any_training(
+    random_modernbert_folder, imdb_splits, tmp_path
+):
+    model, tokenizer = build_test_verbalizer(random_modernbert_folder, max_length=96, head_type="mlm")
     reviews = imdb_splits["test"]["text"][:6]
     batch = tokenizer(reviews, truncation=True, padding=True, return_tensors="pt")
     cut_ids, cut_mask, lengths = cut_rows(batch["input_ids"], batch["attention_mask"], 96, model.config.kept_from_start)
@@ -111,8 +106,10 @@ def test_mlm_head_is_the_masked_lm_scoring_label_words_before_any_training(rando
         assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_save_and_load_give_identical_logits_and_a_self_contained_config(random_modernbert_folder, imdb_splits, tmp_path):
-    model, tokenizer = build(random_modernbert_folder, max_length=96)
+def test_save_and_load_give_identical_logits_and_a_self_contained_config(
+    random_modernbert_folder, imdb_splits, tmp_path
+):
+    model, tokenizer = build_test_verbalizer(random_modernbert_folder, max_length=96)
     model.save_pretrained(tmp_path)
     config = AutoConfig.from_pretrained(tmp_path)
     assert config.auto_map == {
@@ -131,7 +128,7 @@ def test_save_and_load_give_identical_logits_and_a_self_contained_config(random_
 
 
 def test_only_the_head_trains_and_the_frozen_encoder_never_drops_out(random_modernbert_folder):
-    model, _ = build(random_modernbert_folder)
+    model, _ = build_test_verbalizer(random_modernbert_folder)
     trainable = {name.split(".")[0] for name, parameter in model.named_parameters() if parameter.requires_grad}
     assert trainable == {"head"}
     model.train()
@@ -140,9 +137,11 @@ def test_only_the_head_trains_and_the_frozen_encoder_never_drops_out(random_mode
 
 def test_bad_label_words_and_templates_stop_with_a_message(random_modernbert_folder):
     with pytest.raises(ValueError, match="single-token words"):
-        build(random_modernbert_folder, head_type="mlm", label_words=[" bad", " unwatchablyoverwrought"])
+        build_test_verbalizer(
+            random_modernbert_folder, head_type="mlm", label_words=[" bad", " unwatchablyoverwrought"]
+        )
     with pytest.raises(ValueError, match="leaves no room for the review"):
-        build(random_modernbert_folder, max_length=12, truncation="head_tail", head_tokens=4)
+        build_test_verbalizer(random_modernbert_folder, max_length=12, truncation="head_tail", head_tokens=4)
     with pytest.raises(StrictDataclassFieldValidationError, match="head_type"):
         VerbalizerConfig(head_type="svm")
     with pytest.raises(ValueError, match="template_token_ids is not set"):

@@ -5,7 +5,14 @@ import sys
 import pytest
 import yaml
 
-from ..conftest import HELPERS, PROJECT_ROOT, TEST_LABEL_WORDS, VERBALIZER_RECIPE, VERBALIZER_SCRIPT, run_without_project
+from ..conftest import (
+    HELPERS,
+    PROJECT_ROOT,
+    TEST_LABEL_WORDS,
+    VERBALIZER_RECIPE,
+    VERBALIZER_SCRIPT,
+    run_without_project,
+)
 
 # The recipe as given, at test size: the small random ModernBERT as encoder, real reviews.
 SMALL_RUN = [

@@ -57,3 +57,14 @@ def test_a_runs_recipe_parses_back_to_the_same_arguments(tmp_path):
     assert reparsed[0] == parsed[0] and reparsed[1] == parsed[1]
     assert reparsed[2].to_dict() == parsed[2].to_dict()
     assert recipe_again == recipe
+
+
+def test_list_hyperparameters_take_several_values_and_default_to_the_config_class():
+    from models import VerbalizerConfig
+
+    verbalizer_arguments = config_arguments(VerbalizerConfig, exclude=("encoder_config",))
+    types = (verbalizer_arguments, SentimentTrainingArguments)
+    model_args, _, _ = parse_recipe(types, ["--output_dir", "out"])
+    assert model_args.mlp_hidden_sizes == [256, 128, 64] and model_args.label_words == [" terrible", " great"]
+    model_args, _, recipe = parse_recipe(types, ["--mlp_hidden_sizes", "8", "4", "--output_dir", "out"])
+    assert model_args.mlp_hidden_sizes == [8, 4] and recipe["mlp_hidden_sizes"] == [8, 4]

@@ -3,30 +3,21 @@ import torch
 from transformers import AutoModel, AutoTokenizer, TrainingArguments, default_data_collator, set_seed
 
 from trainers.arguments import SentimentTrainingArguments
-from trainers.features import build_verbalizer, encode_splits, feature_fingerprint, weights_digest
+from trainers.features import encode_splits, feature_fingerprint, weights_digest
 from trainers.training import build_trainer, train_and_evaluate
 
-from ..conftest import TEST_LABEL_WORDS
+from ..conftest import TEST_TEMPLATE, build_test_verbalizer
 
-TEMPLATE = " The sentiment of this statement is"
-
-
-def build(encoder, max_length=96, **overrides):
-    hyperparameters = {
-        "encoder_name_or_path": str(encoder), "template": TEMPLATE, "mlp_hidden_sizes": [32, 16],
-        "label_words": TEST_LABEL_WORDS, "head_tokens": 16, **overrides,
-    }  # fmt: skip
-    return build_verbalizer(hyperparameters, max_length)
 
 
 def test_minilm_features_are_the_plain_encoder_states_of_review_and_template(minilm_path, imdb_splits):
-    model, tokenizer = build(minilm_path, max_length=128)
+    model, tokenizer = build_test_verbalizer(minilm_path, max_length=128)
     plain_tokenizer = AutoTokenizer.from_pretrained(minilm_path)
     encoder = AutoModel.from_pretrained(minilm_path).eval()
     short_review = min(imdb_splits["test"]["text"], key=len)
     with torch.no_grad():
         features = model.encode(**tokenizer(short_review, return_tensors="pt"))
-        plain = encoder(**plain_tokenizer(short_review + TEMPLATE, return_tensors="pt")).last_hidden_state[0]
+        plain = encoder(**plain_tokenizer(short_review + TEST_TEMPLATE, return_tensors="pt")).last_hidden_state[0]
     # The template's last token ("is") sits just before [SEP].
     torch.testing.assert_close(features["token_state"][0], plain[-2], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(features["mean_state"][0], plain.mean(dim=0), rtol=1e-4, atol=1e-5)
@@ -36,7 +27,7 @@ def test_fingerprint_changes_with_template_max_length_truncation_and_encoder(ran
     split = imdb_splits["validation"]
 
     def fingerprint(**overrides):
-        model, tokenizer = build(random_modernbert_folder, **overrides)
+        model, tokenizer = build_test_verbalizer(random_modernbert_folder, **overrides)
         return feature_fingerprint(split, model, tokenizer, weights_digest(model.encoder))
 
     reference = fingerprint()
@@ -50,12 +41,13 @@ def test_fingerprint_changes_with_template_max_length_truncation_and_encoder(ran
     ]
     assert len({reference, *variants}) == len(variants) + 1
 
-    model, tokenizer = build(random_modernbert_folder)
+    model, tokenizer = build_test_verbalizer(random_modernbert_folder)
     with torch.no_grad():
         model.encoder.embeddings.tok_embeddings.weight[5] += 1.0
     assert feature_fingerprint(split, model, tokenizer, weights_digest(model.encoder)) != reference
     other_rows = imdb_splits["test"]
-    assert feature_fingerprint(other_rows, *build(random_modernbert_folder), weights_digest(model.encoder)) != reference
+    model, tokenizer = build_test_verbalizer(random_modernbert_folder)
+    assert feature_fingerprint(other_rows, model, tokenizer, weights_digest(model.encoder)) != reference
 
 
 def test_cached_features_are_reused_only_when_nothing_changed(random_modernbert_folder, imdb_splits, tmp_path):
@@ -63,7 +55,8 @@ def test_cached_features_are_reused_only_when_nothing_changed(random_modernbert_
     splits = imdb_splits.filter(lambda _, index: index < 40, with_indices=True)
 
     def train_states(**overrides):
-        features, timings = encode_splits(splits, *build(random_modernbert_folder, **overrides), batch_size=8, args=args)
+        model, tokenizer = build_test_verbalizer(random_modernbert_folder, **overrides)
+        features, timings = encode_splits(splits, model, tokenizer, batch_size=8, args=args)
         return features["train"][:]["token_state"], timings
 
     first, _ = train_states()
@@ -81,7 +74,7 @@ def test_head_trains_on_cached_features_through_trainer_and_lowers_validation_lo
     random_modernbert_folder, imdb_splits, tmp_path, head_type
 ):
     set_seed(0)
-    model, tokenizer = build(random_modernbert_folder, head_type=head_type)
+    model, tokenizer = build_test_verbalizer(random_modernbert_folder, head_type=head_type)
     args = SentimentTrainingArguments(
         output_dir=str(tmp_path), num_train_epochs=15, learning_rate=1e-2, per_device_train_batch_size=32,
         eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True, metric_for_best_model="loss",
