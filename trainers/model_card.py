@@ -38,10 +38,12 @@ def describe(config: dict) -> str:
             )
         else:
             sizes = " -> ".join(str(size) for size in config["mlp_hidden_sizes"])
-            head = (
-                f"an MLP ({sizes}, BatchNorm, ReLU, dropout) reads {config['representation'].replace('_', ' and ')} "
-                "hidden states"
-            )
+            reads = {
+                "token": "the hidden state of the template's last token",
+                "mean": "the mean of the hidden states",
+                "token_and_mean": "the hidden state of the template's last token and the mean of all of them",
+            }[config["representation"]]
+            head = f"an MLP ({sizes}, BatchNorm, ReLU, dropout) reads {reads}"
         frozen = "frozen" if config["freeze_encoder"] else "fine-tuned"
         return (
             f"A {frozen} pretrained encoder ({config['encoder_name_or_path']}, {encoder['model_type']}, "
