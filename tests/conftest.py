@@ -80,6 +80,19 @@ def build_test_verbalizer(encoder: str | Path, max_length: int = 96, **overrides
     return model.eval(), tokenizer
 
 
+def assert_padding_does_not_change_logits(model, tokenizer, reviews: list[str], rtol: float = 1e-5) -> None:
+    """Each review's logits in a padded batch equal its logits alone: padding must never reach a prediction."""
+    import torch
+
+    batch = tokenizer(reviews, truncation=True, padding=True, return_tensors="pt")
+    assert (batch["attention_mask"] == 0).any(), "the batch must hold padding for this test to mean anything"
+    with torch.no_grad():
+        batched = model(**batch).logits
+        for row, review in enumerate(reviews):
+            alone = model(**tokenizer(review, truncation=True, return_tensors="pt")).logits
+            torch.testing.assert_close(batched[row], alone[0], rtol=rtol, atol=1e-5)
+
+
 def run_without_project(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Runs `script` in a fresh Python process where this project cannot be imported, offline."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
