@@ -187,9 +187,9 @@ def encode_split(
         mean_states: list = [None] * len(input_ids)
         for start in range(0, len(order), batch_size):
             indices = order[start : start + batch_size]
-            padded = tokenizer.pad({"input_ids": [input_ids[i] for i in indices]}, return_tensors="pt")
+            padded = tokenizer.pad({"input_ids": [input_ids[i] for i in indices]}, return_tensors="pt").to(model.device)
             with torch.inference_mode():
-                features = model.encode(padded["input_ids"].to(model.device), padded["attention_mask"].to(model.device))
+                features = model.encode(padded["input_ids"], padded["attention_mask"])
             for row, index in enumerate(indices):
                 token_states[index] = features["token_state"][row].float().cpu().numpy()
                 mean_states[index] = features["mean_state"][row].float().cpu().numpy()
