@@ -1,12 +1,14 @@
 # One command to set up and train, one to set up and test. Each creates .venv and installs the project first.
 #   make train DATASET=path/to/imdb      (DATASET defaults to the Hub id stanfordnlp/imdb)
-#   make test IMDB_DATASET=path/to/imdb
+#   make test IMDB_DATASET=path/to/imdb MINILM_PATH=path/to/all-MiniLM-L6-v2
 PYTHON ?= python3
 VENV ?= .venv
 # A CPU build of PyTorch; GPU users set e.g. TORCH="torch --index-url https://download.pytorch.org/whl/cu126".
 TORCH ?= torch==2.13.0
 DATASET ?= stanfordnlp/imdb
 IMDB_DATASET ?= stanfordnlp/imdb
+# The pretrained encoder the verbalizer's tests read (a Hub id or a local folder).
+MINILM_PATH ?= sentence-transformers/all-MiniLM-L6-v2
 
 .PHONY: setup train test
 
@@ -23,4 +25,4 @@ train: setup
 	$(VENV)/bin/python scripts/train.py configs/lstm.yaml --dataset_name $(DATASET)
 
 test: setup
-	IMDB_DATASET=$(IMDB_DATASET) $(VENV)/bin/python -m pytest
+	IMDB_DATASET=$(IMDB_DATASET) MINILM_PATH=$(MINILM_PATH) $(VENV)/bin/python -m pytest

@@ -8,10 +8,21 @@ so that `trust_remote_code=True` loads it anywhere without this project.
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from .lstm import LSTMForSequenceClassification, LSTMSentimentConfig
+from .verbalizer import VerbalizerConfig, VerbalizerForSequenceClassification
 
 AutoConfig.register(LSTMSentimentConfig.model_type, LSTMSentimentConfig)
 AutoModelForSequenceClassification.register(LSTMSentimentConfig, LSTMForSequenceClassification)
 LSTMSentimentConfig.register_for_auto_class()
 LSTMForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
-__all__ = ["LSTMForSequenceClassification", "LSTMSentimentConfig"]
+AutoConfig.register(VerbalizerConfig.model_type, VerbalizerConfig)
+AutoModelForSequenceClassification.register(VerbalizerConfig, VerbalizerForSequenceClassification)
+VerbalizerConfig.register_for_auto_class()
+VerbalizerForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+
+__all__ = [
+    "LSTMForSequenceClassification",
+    "LSTMSentimentConfig",
+    "VerbalizerConfig",
+    "VerbalizerForSequenceClassification",
+]

@@ -1,7 +1,9 @@
-"""Shared fixtures: real IMDB reviews and a small LSTM folder trained by the real training script.
+"""Shared fixtures: real IMDB reviews, a small LSTM folder trained by the real training script, a small random
+ModernBERT encoder with a tokenizer trained here, and the real MiniLM encoder.
 
-The dataset comes from `IMDB_DATASET` (a local folder or Hub id; default `stanfordnlp/imdb`), so tests never name a
-machine's paths: CI and the README pass the local copy in.
+The dataset comes from `IMDB_DATASET` (a local folder or Hub id; default `stanfordnlp/imdb`) and the MiniLM encoder
+from `MINILM_PATH` (a local folder or Hub id; default `sentence-transformers/all-MiniLM-L6-v2`), so tests never name
+a machine's paths: CI and the README pass the local copies in.
 """
 
 import os
@@ -16,12 +18,23 @@ from trainers.data import DEFAULT_DATASET, load_sentiment_splits
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TRAIN_SCRIPT = PROJECT_ROOT / "scripts" / "train.py"
 LSTM_RECIPE = PROJECT_ROOT / "configs" / "lstm.yaml"
+VERBALIZER_SCRIPT = PROJECT_ROOT / "scripts" / "train_verbalizer.py"
+VERBALIZER_RECIPE = PROJECT_ROOT / "configs" / "verbalizer.yaml"
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# Single tokens of the small tokenizer trained below, used as label words by the tests' `mlm` heads.
+TEST_LABEL_WORDS = [" bad", " good"]
+TEST_TEMPLATE = " The sentiment of this statement is"
 HELPERS = Path(__file__).resolve().parent / "helpers"
 
 
 @pytest.fixture(scope="session")
 def imdb_dataset() -> str:
     return os.environ.get("IMDB_DATASET", DEFAULT_DATASET)
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> str:
+    return os.environ.get("MINILM_PATH", MINILM_HUB_ID)
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +68,31 @@ def trained_lstm_folder(imdb_dataset, tmp_path_factory) -> Path:
     return output_dir
 
 
+def build_test_verbalizer(encoder: str | Path, max_length: int = 96, **overrides):
+    """A verbalizer at test size (small MLP, 16 tokens kept from a long review's start) and its tokenizer."""
+    from trainers.features import build_verbalizer
+
+    hyperparameters = {
+        "encoder_name_or_path": str(encoder), "template": TEST_TEMPLATE, "mlp_hidden_sizes": [32, 16],
+        "label_words": TEST_LABEL_WORDS, "head_tokens": 16, **overrides,
+    }  # fmt: skip
+    model, tokenizer = build_verbalizer(hyperparameters, max_length)
+    return model.eval(), tokenizer
+
+
+def assert_padding_does_not_change_logits(model, tokenizer, reviews: list[str], rtol: float = 1e-5) -> None:
+    """Each review's logits in a padded batch equal its logits alone: padding must never reach a prediction."""
+    import torch
+
+    batch = tokenizer(reviews, truncation=True, padding=True, return_tensors="pt")
+    assert (batch["attention_mask"] == 0).any(), "the batch must hold padding for this test to mean anything"
+    with torch.no_grad():
+        batched = model(**batch).logits
+        for row, review in enumerate(reviews):
+            alone = model(**tokenizer(review, truncation=True, return_tensors="pt")).logits
+            torch.testing.assert_close(batched[row], alone[0], rtol=rtol, atol=1e-5)
+
+
 def run_without_project(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Runs `script` in a fresh Python process where this project cannot be imported, offline."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -80,3 +118,42 @@ def pipeline_scores(classifier, texts: list[str]) -> list[dict[str, float]]:
 def one_line_reviews(texts: list[str]) -> list[str]:
     """Real reviews with their rare line breaks turned into spaces, for inputs that hold one review per line."""
     return [" ".join(text.split()) for text in texts]
+
+
+@pytest.fixture(scope="session")
+def random_modernbert_folder(imdb_splits, tmp_path_factory) -> Path:
+    """A ModernBERT masked LM (2 layers, hidden size 64, random weights) and a byte-level BPE tokenizer trained here on
+    real reviews with `tokenizers`, saved as a folder that `AutoModel`, `AutoModelForMaskedLM` and `AutoTokenizer`
+    load: the shape of `answerdotai/ModernBERT-base`, which cannot be downloaded here.
+
+    Weights are drawn at 5x ModernBERT's initializer range: at 0.02 the attention of a random model is so small that
+    the state at the mask barely depends on the review, and no head could learn anything from it."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import ModernBertConfig, ModernBertForMaskedLM, PreTrainedTokenizerFast
+
+    specials = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+    backend = Tokenizer(models.BPE(unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=3000, special_tokens=specials, show_progress=False)
+    backend.train_from_iterator(imdb_splits["train"]["text"], trainer=trainer)
+    ids = {token: backend.token_to_id(token) for token in specials}
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]",
+        mask_token="[MASK]", model_max_length=8192,
+    )  # fmt: skip
+    config = ModernBertConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=512, local_attention=64, global_attn_every_n_layers=2, initializer_range=0.1,
+        pad_token_id=ids["[PAD]"], cls_token_id=ids["[CLS]"], sep_token_id=ids["[SEP]"], bos_token_id=ids["[CLS]"],
+        eos_token_id=ids["[SEP]"],
+    )  # fmt: skip
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("random-modernbert")
+    ModernBertForMaskedLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

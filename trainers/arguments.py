@@ -53,6 +53,14 @@ class DataArguments:
 
 
 @dataclass
+class EncodingArguments:
+    encoding_batch_size: int = field(
+        default=32,
+        metadata={"help": "Reviews per forward pass of the frozen encoder when computing the cached features."},
+    )
+
+
+@dataclass
 class SentimentTrainingArguments(TrainingArguments):
     early_stopping_patience: int | None = field(
         default=None,
@@ -75,11 +83,15 @@ def _documented_arguments(docstring: str) -> dict[str, str]:
 
 
 def _argument_type(annotation):
-    """The type `HfArgumentParser` should parse: `float | int` (accepted by strict configs) is read as a float."""
+    """The type `HfArgumentParser` should parse: `float | int` (accepted by strict configs) is read as a float,
+    `list[T] | tuple[T, ...]` (a config's immutable default) as `list[T]`."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        members = set(typing.get_args(annotation))
-        if members == {float, int}:
+        members = typing.get_args(annotation)
+        if set(members) == {float, int}:
             return float
+        lists = [member for member in members if typing.get_origin(member) is list]
+        if len(members) == 2 and lists and any(typing.get_origin(member) is tuple for member in members):
+            return lists[0]
     return annotation
 
 
@@ -91,11 +103,17 @@ def config_arguments(config_class: type[PreTrainedConfig], exclude: tuple[str, .
     ]
     return dataclasses.make_dataclass(
         f"{config_class.__name__}Arguments",
-        [
-            (f.name, _argument_type(f.type), field(default=f.default, metadata={"help": documented.get(f.name, "")}))
-            for f in own_fields
-        ],
+        [(f.name, _argument_type(f.type), _argument_field(f, documented.get(f.name, ""))) for f in own_fields],
     )
+
+
+def _argument_field(config_field: dataclasses.Field, help_text: str) -> dataclasses.Field:
+    """The argument's field: a list default goes through `default_factory`, the only way `HfArgumentParser` reads
+    the default of a list argument."""
+    if typing.get_origin(_argument_type(config_field.type)) is list:
+        default = config_field.default
+        return field(default_factory=lambda: list(default), metadata={"help": help_text})
+    return field(default=config_field.default, metadata={"help": help_text})
 
 
 def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = None) -> tuple:

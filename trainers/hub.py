@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import httpx2
+from transformers import TrainingArguments
 from huggingface_hub import HfApi, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
@@ -91,3 +92,24 @@ def publish(
         ignore_patterns=IGNORE_PATTERNS,
     )
     return commit.pr_url if create_pr else commit.commit_url
+
+
+def claim_push(args: TrainingArguments) -> bool:
+    """Takes `--push_to_hub` from the `Trainer` (whose own push would upload every checkpoint with a generic card)
+    and returns whether the training script must publish the final folder itself. Checks the repository name and,
+    on the main process, the token before any training, so that a run never fails only at its end."""
+    push_to_hub, args.push_to_hub = args.push_to_hub, False
+    if push_to_hub and not args.hub_model_id:
+        raise HubAccessError("--push_to_hub needs --hub_model_id, the repository to publish to (e.g. user/imdb-lstm).")
+    if push_to_hub and args.process_index == 0:
+        check_hub_access(args.hub_token)
+    return push_to_hub
+
+
+def publish_run(args: TrainingArguments) -> str:
+    """Publishes the run's `output_dir` as `hub_model_id`, with the run's Hub settings; returns the commit URL."""
+    return publish(
+        args.output_dir, args.hub_model_id, private=args.hub_private_repo, token=args.hub_token,
+        revision=args.hub_revision,
+    )  # fmt: skip
+

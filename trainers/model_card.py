@@ -18,8 +18,8 @@ CARD_FILE = "README.md"
 DATASET_NAME = "IMDB"
 
 
-def describe(config: dict) -> str:
-    """One sentence on the architecture, from its `config.json`."""
+def describe(config: dict, recipe: dict) -> str:
+    """One sentence on the architecture, from its `config.json` and the run's recipe."""
     if config["model_type"] == "imdb_lstm":
         direction = "bidirectional" if config["bidirectional"] else "unidirectional"
         return (
@@ -28,6 +28,34 @@ def describe(config: dict) -> str:
             f"{config['pooling'].replace('_', ' and ')} pooling over the review's tokens and a linear classifier; "
             "a word-level vocabulary of "
             f"{config['vocab_size']:,} entries learned on the training reviews."
+        )
+    if config["model_type"] == "imdb_verbalizer":
+        encoder = config["encoder_config"]
+        if config["head_type"] == "mlm":
+            head = (
+                "the encoder's masked-LM head scores the label words "
+                f"{' / '.join(repr(word) for word in config['label_words'])} at a mask placed after the template"
+            )
+        else:
+            sizes = " -> ".join(str(size) for size in config["mlp_hidden_sizes"])
+            reads = {
+                "token": "the hidden state of the template's last token",
+                "mean": "the mean of the hidden states",
+                "token_and_mean": "the hidden state of the template's last token and the mean of all of them",
+            }[config["representation"]]
+            head = f"an MLP ({sizes}, BatchNorm, ReLU, dropout) reads {reads}"
+        frozen = "frozen" if config["freeze_encoder"] else "fine-tuned"
+        return (
+            f"A {frozen} pretrained encoder ({config['encoder_name_or_path']}, {encoder['model_type']}, "
+            f"{encoder['num_hidden_layers']} layers, hidden size {encoder['hidden_size']}) reads each review followed "
+            f"by the template {config['template']!r}, cut to {config['max_length']} tokens "
+            f"({config['truncation'].replace('_', ' and ')} of the review; the template is always kept), and {head}."
+        )
+    if "model_name_or_path" in recipe:  # scripts/finetune.py
+        cut = f"its first {recipe['head_tokens']} and its last" if recipe.get("head_tokens") else "its first"
+        return (
+            f"The pretrained encoder {recipe['model_name_or_path']} ({config['model_type']}) fine-tuned end to end "
+            f"with a new classification head; a review longer than {recipe['max_length']} tokens keeps {cut} tokens."
         )
     raise ValueError(f"No model card description for model_type '{config['model_type']}'.")
 
@@ -80,8 +108,10 @@ def build_model_card(
     config, results, recipe = read_run(folder)
     dataset_id = dataset_hub_id(recipe)
     repo_id = repo_id or Path(folder).resolve().name
+    base_model = recipe.get("model_name_or_path") or recipe.get("encoder_name_or_path")
     card_data = ModelCardData(
         model_name=repo_id,
+        base_model=base_model if base_model and not Path(base_model).exists() else None,
         language="en",
         license="apache-2.0",
         library_name="transformers",
@@ -101,7 +131,7 @@ def build_model_card(
         model_name=repo_id,
         repo_id=repo_id,
         revision=revision,
-        description=describe(config),
+        description=describe(config, recipe),
         dataset_id=dataset_id,
         results=results,
         recipe=recipe,

@@ -110,8 +110,12 @@ def build_trainer(
     tokenizer: PreTrainedTokenizerBase,
     early_stopping_patience: int | None = None,
     model_init: Callable | None = None,
+    data_collator: Callable | None = None,
 ) -> Trainer:
-    """A `Trainer` that evaluates on the validation split and keeps the checkpoint that validation prefers."""
+    """A `Trainer` that evaluates on the validation split and keeps the checkpoint that validation prefers.
+
+    Batches are token ids padded per batch unless `data_collator` says otherwise (cached features are stacked).
+    """
     callbacks = [EarlyStoppingCallback(early_stopping_patience)] if early_stopping_patience else []
     return Trainer(
         model=model,
@@ -120,19 +124,21 @@ def build_trainer(
         train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=data_collator or DataCollatorWithPadding(tokenizer),
         compute_metrics=make_compute_metrics(),
         callbacks=callbacks,
     )
 
 
-def train_and_evaluate(trainer: Trainer, tokenized: DatasetDict, recipe: dict) -> dict[str, float]:
+def train_and_evaluate(
+    trainer: Trainer, tokenized: DatasetDict, recipe: dict, extra_results: dict | None = None
+) -> dict[str, float]:
     """Trains, evaluates the chosen checkpoint on validation, then once on test, and saves a Hub-ready folder.
 
     The folder (`output_dir`) gets the model (safetensors, config with `auto_map`, code files), the tokenizer, the
     trainer state (training curves), `training_recipe.yaml` (the run's arguments, which `scripts/train.py` takes
     back) and `all_results.json`: validation and test metrics, training wall time, training reviews/s, parameter
-    count and number of processes.
+    count and number of processes, and `extra_results` (what the run measured before training).
     """
     started = time.perf_counter()
     train_output = trainer.train()
@@ -156,7 +162,7 @@ def train_and_evaluate(trainer: Trainer, tokenized: DatasetDict, recipe: dict) -
     test_metrics = trainer.predict(tokenized["test"], metric_key_prefix="test").metrics
     test_metrics["test_samples"] = len(tokenized["test"])
 
-    results = {**train_metrics, **eval_metrics, **test_metrics}
+    results = {**(extra_results or {}), **train_metrics, **eval_metrics, **test_metrics}
     output_dir = Path(trainer.args.output_dir)
     trainer.save_model(str(output_dir))  # on every process: FSDP gathers the weights collectively
     if trainer.is_world_process_zero():

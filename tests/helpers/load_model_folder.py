@@ -43,6 +43,7 @@ print(json.dumps({
     "long_review_words": len(long_review.split()),
     "long_review_tokens_after_truncation": len(long_ids),
     "model_max_length": classifier.tokenizer.model_max_length,
+    "long_review_last_token_ids": long_ids[-16:],
     "long_review_scores": all_scores,
     "long_review_scores_untruncated": untruncated,
 }))  # fmt: skip

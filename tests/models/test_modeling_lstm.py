@@ -7,6 +7,8 @@ from models import LSTMForSequenceClassification, LSTMSentimentConfig
 from models.lstm.modeling_lstm import reverse_padded
 from trainers.tokenizer import train_word_tokenizer
 
+from ..conftest import assert_padding_does_not_change_logits
+
 
 @pytest.fixture(scope="module")
 def tokenizer(imdb_splits):
@@ -31,14 +33,7 @@ def small_config(**overrides) -> LSTMSentimentConfig:
 def test_padding_does_not_change_logits(tokenizer, imdb_splits, overrides):
     torch.manual_seed(0)
     model = LSTMForSequenceClassification(small_config(**overrides)).eval()
-    reviews = imdb_splits["test"]["text"][:6]
-    batch = tokenizer(reviews, truncation=True, padding=True, return_tensors="pt")
-    assert (batch["attention_mask"] == 0).any(), "the batch must hold padding for this test to mean anything"
-    with torch.no_grad():
-        batched = model(**batch).logits
-        for row, review in enumerate(reviews):
-            alone = model(**tokenizer(review, truncation=True, return_tensors="pt")).logits
-            torch.testing.assert_close(batched[row], alone[0], rtol=1e-5, atol=1e-5)
+    assert_padding_does_not_change_logits(model, tokenizer, imdb_splits["test"]["text"][:6])
 
 
 def test_reverse_padded_reverses_each_row_within_its_length():

@@ -2,6 +2,7 @@ import pytest
 import yaml
 
 from models import LSTMSentimentConfig
+from trainers.builders import LSTMArguments
 from trainers.arguments import (
     DataArguments,
     EncoderArguments,
@@ -12,7 +13,6 @@ from trainers.arguments import (
 
 from ..conftest import LSTM_RECIPE, PROJECT_ROOT
 
-LSTMArguments = config_arguments(LSTMSentimentConfig, exclude=("pad_token_id",))
 TYPES = (DataArguments, LSTMArguments, SentimentTrainingArguments)
 
 
@@ -75,3 +75,14 @@ def test_later_recipes_override_earlier_ones(tmp_path):
     assert (training_args.learning_rate, training_args.per_device_train_batch_size) == (5e-5, 32)
     assert training_args.num_train_epochs == 1 and training_args.seed == 3
     assert recipe["learning_rate"] == 5e-5 and recipe["model_name_or_path"] == "google-bert/bert-base-uncased"
+
+
+def test_list_hyperparameters_take_several_values_and_default_to_the_config_class():
+    from models import VerbalizerConfig
+
+    verbalizer_arguments = config_arguments(VerbalizerConfig, exclude=("encoder_config",))
+    types = (verbalizer_arguments, SentimentTrainingArguments)
+    model_args, _, _ = parse_recipe(types, ["--output_dir", "out"])
+    assert model_args.mlp_hidden_sizes == [256, 128, 64] and model_args.label_words == [" terrible", " great"]
+    model_args, _, recipe = parse_recipe(types, ["--mlp_hidden_sizes", "8", "4", "--output_dir", "out"])
+    assert model_args.mlp_hidden_sizes == [8, 4] and recipe["mlp_hidden_sizes"] == [8, 4]
