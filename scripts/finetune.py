@@ -14,8 +14,8 @@ import sys
 
 from trainers.arguments import DataArguments, EncoderArguments, SentimentTrainingArguments, parse_recipe
 from trainers.builders import encoder_builder, encoder_tokenizer
-from trainers.run import finish_run, start_run
-from trainers.training import build_trainer, tokenize_splits, train_and_evaluate
+from trainers.run import start_run, train_and_finish
+from trainers.training import tokenize_splits
 
 
 def main(args: list[str] | None = None) -> dict:
@@ -29,12 +29,7 @@ def main(args: list[str] | None = None) -> dict:
     except (OSError, ValueError) as error:
         sys.exit(f"error: cannot load the encoder '{encoder_args.model_name_or_path}': {error}")
     tokenized = tokenize_splits(splits, tokenizer, training_args, head_tokens=data_args.head_tokens)
-
-    trainer = build_trainer(model, training_args, tokenized, tokenizer, training_args.early_stopping_patience)
-    results = train_and_evaluate(trainer, tokenized, recipe)
-    if trainer.is_world_process_zero():
-        finish_run(training_args, results, push_to_hub)
-    return results
+    return train_and_finish(model, training_args, tokenized, tokenizer, recipe, push_to_hub)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from transformers import AutoConfig, TrainingArguments
 
 from trainers.arguments import DataArguments, EncoderArguments, SentimentTrainingArguments, parse_recipe
 from trainers.builders import LSTMArguments, encoder_builder, encoder_tokenizer, lstm_builder, lstm_tokenizer
-from trainers.data import load_sentiment_splits
+from trainers.run import load_splits
 from trainers.search import (
     SearchArguments,
     export_best_recipe,
@@ -51,13 +51,7 @@ def main(args: list[str] | None = None) -> dict:
             "error: the search runs its trials in one process; instead of `accelerate launch`, start several "
             "workers with the same --storage (journal:PATH on one machine, an RDB URL across machines)."
         )
-    splits = load_sentiment_splits(
-        data_args.dataset_name,
-        validation_fraction=data_args.validation_fraction,
-        seed=training_args.seed,
-        max_train_samples=data_args.max_train_samples,
-        max_test_samples=data_args.max_test_samples,
-    )
+    splits = load_splits(data_args, training_args)
     if approach == "lstm":
         tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
         build, model_parameters = lstm_builder(model_args, tokenizer), set(asdict(model_args)) - TOKENIZER_BOUND
@@ -77,9 +71,7 @@ def main(args: list[str] | None = None) -> dict:
     trainer = build_trainer(None, training_args, tokenized, tokenizer, model_init=model_init_for(build, model_space))
     storage = open_storage(search_args.storage, training_args.output_dir)
     study_name = search_args.study_name or Path(training_args.output_dir).resolve().name
-    study = run_search(
-        trainer, training_space, search_args.n_trials, storage, study_name, search_args.pruner, training_args.seed
-    )
+    study = run_search(trainer, training_space, search_args.n_trials, storage, study_name, search_args.pruner)
 
     output_dir = Path(training_args.output_dir)
     summary = summarize(study)

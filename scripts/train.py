@@ -10,8 +10,8 @@ With `--push_to_hub --hub_model_id user/name`, the folder is published at the en
 
 from trainers.arguments import DataArguments, SentimentTrainingArguments, parse_recipe
 from trainers.builders import LSTMArguments, lstm_builder, lstm_tokenizer
-from trainers.run import finish_run, start_run
-from trainers.training import build_trainer, tokenize_splits, train_and_evaluate
+from trainers.run import start_run, train_and_finish
+from trainers.training import tokenize_splits
 
 
 def main(args: list[str] | None = None) -> dict:
@@ -22,12 +22,7 @@ def main(args: list[str] | None = None) -> dict:
     tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
     tokenized = tokenize_splits(splits, tokenizer, training_args, head_tokens=data_args.head_tokens)
     model = lstm_builder(model_args, tokenizer)({})
-
-    trainer = build_trainer(model, training_args, tokenized, tokenizer, training_args.early_stopping_patience)
-    results = train_and_evaluate(trainer, tokenized, recipe)
-    if trainer.is_world_process_zero():
-        finish_run(training_args, results, push_to_hub)
-    return results
+    return train_and_finish(model, training_args, tokenized, tokenizer, recipe, push_to_hub)
 
 
 if __name__ == "__main__":

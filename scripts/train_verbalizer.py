@@ -27,9 +27,9 @@ from trainers.features import build_verbalizer, encode_splits
 from trainers.run import finish_run, start_run
 from trainers.training import build_trainer, train_and_evaluate
 
-# Set from the encoder's tokenizer, or (max_length) by DataArguments, so not arguments of their own.
+# Set from the encoder's tokenizer, or (max_length, head_tokens) by DataArguments, so not arguments of their own.
 DERIVED_FIELDS = (
-    "encoder_config", "max_length", "template_token_ids", "label_word_ids",
+    "encoder_config", "max_length", "head_tokens", "template_token_ids", "label_word_ids",
     "leading_special_tokens", "trailing_special_tokens",
 )  # fmt: skip
 VerbalizerArguments = config_arguments(VerbalizerConfig, exclude=DERIVED_FIELDS)
@@ -41,7 +41,10 @@ def main(args: list[str] | None = None) -> dict:
     )
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
-        model, tokenizer = build_verbalizer(dataclasses.asdict(model_args), data_args.max_length)
+        hyperparameters = dataclasses.asdict(model_args)
+        if data_args.head_tokens is not None:
+            hyperparameters["head_tokens"] = data_args.head_tokens
+        model, tokenizer = build_verbalizer(hyperparameters, data_args.max_length)
     except (OSError, ValueError) as error:
         sys.exit(f"error: {error}")
     features, encoding_results = encode_splits(
@@ -49,7 +52,12 @@ def main(args: list[str] | None = None) -> dict:
     )
 
     trainer = build_trainer(
-        model, training_args, features, tokenizer, training_args.early_stopping_patience, default_data_collator
+        model,
+        training_args,
+        features,
+        tokenizer,
+        training_args.early_stopping_patience,
+        data_collator=default_data_collator,
     )
     if model.config.head_type == "mlm":  # the label words classify before any training
         encoding_results.update(trainer.evaluate(metric_key_prefix="zero_shot_eval"))

@@ -43,8 +43,8 @@ class DataArguments:
     head_tokens: int | None = field(
         default=None,
         metadata={
-            "help": "Head+tail truncation: a longer review keeps its first head_tokens tokens and, to fill max_length, "
-            "its last ones. Unset: it keeps its first max_length tokens."
+            "help": "Head+tail truncation: a longer review keeps its first head_tokens tokens (a leading special token "
+            "such as [CLS] included) and, to fill max_length, its last ones. Unset: it keeps its first max_length."
         },
     )
     min_frequency: int = field(

@@ -4,12 +4,13 @@ import json
 import sys
 
 from datasets import DatasetDict
-from transformers import TrainingArguments, set_seed
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainingArguments, set_seed
 
-from .arguments import DataArguments
+from .arguments import DataArguments, SentimentTrainingArguments
 from .data import load_sentiment_splits
 from .hub import HubAccessError, claim_push, publish_run
 from .model_card import dataset_hub_id, write_model_card
+from .training import build_trainer, train_and_evaluate
 
 
 def start_run(data_args: DataArguments, args: TrainingArguments, recipe: dict) -> tuple[DatasetDict, bool]:
@@ -23,15 +24,35 @@ def start_run(data_args: DataArguments, args: TrainingArguments, recipe: dict) -
         push_to_hub = claim_push(args)
     except (ValueError, HubAccessError) as error:
         sys.exit(f"error: {error}")
+    return load_splits(data_args, args), push_to_hub
+
+
+def load_splits(data_args: DataArguments, args: TrainingArguments) -> DatasetDict:
+    """Seeds everything and loads the run's train/validation/test splits (the split follows the seed)."""
     set_seed(args.seed)
-    splits = load_sentiment_splits(
+    return load_sentiment_splits(
         data_args.dataset_name,
         validation_fraction=data_args.validation_fraction,
         seed=args.seed,
         max_train_samples=data_args.max_train_samples,
         max_test_samples=data_args.max_test_samples,
     )
-    return splits, push_to_hub
+
+
+def train_and_finish(
+    model: PreTrainedModel,
+    args: SentimentTrainingArguments,
+    tokenized: DatasetDict,
+    tokenizer: PreTrainedTokenizerBase,
+    recipe: dict,
+    push_to_hub: bool,
+) -> dict:
+    """Trains `model` on tokenized reviews, evaluates, saves the folder and, on the main process, `finish_run`."""
+    trainer = build_trainer(model, args, tokenized, tokenizer, args.early_stopping_patience)
+    results = train_and_evaluate(trainer, tokenized, recipe)
+    if trainer.is_world_process_zero():
+        finish_run(args, results, push_to_hub)
+    return results
 
 
 def finish_run(args: TrainingArguments, results: dict, push_to_hub: bool) -> None:

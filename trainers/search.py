@@ -122,7 +122,7 @@ def model_init_for(build_model: Callable[[dict], PreTrainedModel], model_space: 
 
 
 def run_search(
-    trainer: Trainer, training_space: dict, n_trials: int, storage, study_name: str, pruner: str, seed: int
+    trainer: Trainer, training_space: dict, n_trials: int, storage, study_name: str, pruner: str
 ) -> optuna.Study:
     """Adds trials to the study until it holds `n_trials` (started by any worker), one `Trainer` trial at a time.
 
@@ -142,8 +142,9 @@ def run_search(
             storage=storage,
             study_name=study_name,
             load_if_exists=True,
-            # A new seed per trial, or every worker would draw the same first candidates.
-            sampler=optuna.samplers.TPESampler(seed=seed + trials_started(study)),
+            # Unseeded: workers started together with one seed would draw the same candidates. Each trial's training
+            # is still seeded (TrainingArguments.seed), so a trial's result repeats given its parameters.
+            sampler=optuna.samplers.TPESampler(),
             pruner=optuna_pruner,
         )
     return study

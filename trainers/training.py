@@ -42,21 +42,15 @@ def build_tokenizer_once(
 
 
 def keep_head_and_tail(encoding: dict[str, list[int]], max_length: int, head_tokens: int) -> dict[str, list[int]]:
-    """Cuts the middle out of one tokenized review longer than `max_length`: keeps its first `head_tokens` tokens and
-    as many of its last ones as fit, with the tokenizer's special tokens (e.g. [CLS] ... [SEP]) kept at both ends.
-
-    Needs the encoding's `special_tokens_mask`; every per-token field is cut the same way.
-    """
+    """Cuts the middle out of one tokenized review longer than `max_length`: keeps its first `head_tokens` tokens
+    (leading special tokens such as [CLS] included) and its last `max_length - head_tokens` (the closing [SEP]
+    included). Every per-token field is cut the same way."""
+    if not 0 < head_tokens < max_length:
+        raise ValueError(f"head_tokens must be between 1 and max_length - 1 ({max_length - 1}), got {head_tokens}.")
     length = len(encoding["input_ids"])
     if length <= max_length:
         return encoding
-    specials = encoding["special_tokens_mask"]
-    leading = next(index for index, special in enumerate(specials) if not special)
-    trailing = next(index for index, special in enumerate(reversed(specials)) if not special)
-    tail_tokens = max_length - leading - trailing - head_tokens
-    if tail_tokens < 0:
-        raise ValueError(f"head_tokens ({head_tokens}) leaves no room in max_length ({max_length}).")
-    kept = [*range(leading + head_tokens), *range(length - trailing - tail_tokens, length)]
+    kept = [*range(head_tokens), *range(length - (max_length - head_tokens), length)]
     return {field: [values[index] for index in kept] for field, values in encoding.items()}
 
 
@@ -76,10 +70,10 @@ def tokenize_splits(
         if head_tokens is None:
             encoded = tokenizer(batch["text"], truncation=True)
         else:
-            whole = tokenizer(batch["text"], truncation=False, return_special_tokens_mask=True, verbose=False)
+            whole = tokenizer(batch["text"], truncation=False, verbose=False)
             rows = [dict(zip(whole.keys(), values)) for values in zip(*whole.values())]
             cut = [keep_head_and_tail(row, max_length, head_tokens) for row in rows]
-            encoded = {field: [row[field] for row in cut] for field in whole.keys() if field != "special_tokens_mask"}
+            encoded = {field: [row[field] for row in cut] for field in whole.keys()}
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
         return encoded
 
@@ -109,6 +103,7 @@ def build_trainer(
     tokenized: DatasetDict,
     tokenizer: PreTrainedTokenizerBase,
     early_stopping_patience: int | None = None,
+    *,
     model_init: Callable | None = None,
     data_collator: Callable | None = None,
 ) -> Trainer:

@@ -6,17 +6,12 @@ from trainers.training import keep_head_and_tail, tokenize_splits
 
 
 def test_head_and_tail_keep_special_tokens_at_both_ends():
-    encoding = {
-        "input_ids": [101, 1, 2, 3, 4, 5, 6, 7, 8, 102],
-        "attention_mask": [1] * 10,
-        "special_tokens_mask": [1, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-    }
-    cut = keep_head_and_tail(encoding, max_length=6, head_tokens=2)
-    assert cut["input_ids"] == [101, 1, 2, 7, 8, 102]
-    assert cut["attention_mask"] == [1] * 6
-    assert keep_head_and_tail(encoding, max_length=10, head_tokens=2) == encoding
-    with pytest.raises(ValueError, match="leaves no room"):
-        keep_head_and_tail(encoding, max_length=4, head_tokens=3)
+    encoding = {"input_ids": [101, 1, 2, 3, 4, 5, 6, 7, 8, 102], "token_type_ids": [0] * 10}
+    cut = keep_head_and_tail(encoding, max_length=6, head_tokens=3)
+    assert cut == {"input_ids": [101, 1, 2, 7, 8, 102], "token_type_ids": [0] * 6}
+    assert keep_head_and_tail(encoding, max_length=10, head_tokens=3) == encoding
+    with pytest.raises(ValueError, match="head_tokens must be between 1 and max_length - 1"):
+        keep_head_and_tail(encoding, max_length=4, head_tokens=4)
 
 
 def test_tokenize_splits_with_head_and_tail_on_real_reviews(imdb_splits, tmp_path):
