@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -14,10 +15,12 @@ SEARCH_RECIPE = PROJECT_ROOT / "configs" / "search" / "lstm.yaml"
 SMALL = ["--max_train_samples", "400", "--num_train_epochs", "2", "--max_length", "128", "--vocab_size", "3000"]
 
 
-def search(output_dir, imdb_dataset, *options, wait=True):
+def search(output_dir, imdb_dataset, *options, wait=True, env=None):
     command = [sys.executable, str(SEARCH_SCRIPT), str(SEARCH_RECIPE), "--dataset_name", imdb_dataset,
                "--output_dir", str(output_dir), *SMALL, *options]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT, env=env
+    )
     if not wait:
         return process
     stdout, stderr = process.communicate(timeout=600)
@@ -59,9 +62,10 @@ def test_search_records_trials_resumes_and_exports_a_recipe_that_trains(tmp_path
 
 def test_two_workers_share_one_journal_study(tmp_path, imdb_dataset):
     storage = tmp_path / "journal.log"
+    one_core_each = {**os.environ, "OMP_NUM_THREADS": "1"}  # two workers on two cores, not four threads fighting
     workers = [
         search(tmp_path / f"worker-{index}", imdb_dataset, "--n_trials", "4", "--study_name", "shared",
-               "--storage", f"journal:{storage}", wait=False)
+               "--storage", f"journal:{storage}", wait=False, env=one_core_each)
         for index in range(2)
     ]  # fmt: skip
     for worker in workers:
