@@ -52,6 +52,7 @@ def main(args: list[str] | None = None) -> dict:
             "workers with the same --storage (journal:PATH on one machine, an RDB URL across machines)."
         )
     splits = load_splits(data_args, training_args)
+    splits.pop("test")  # the search never looks at the test split
     if approach == "lstm":
         tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
         build, model_parameters = lstm_builder(model_args, tokenizer), set(asdict(model_args)) - TOKENIZER_BOUND
@@ -66,7 +67,6 @@ def main(args: list[str] | None = None) -> dict:
     except ValueError as error:
         sys.exit(f"error: {error}")
     tokenized = tokenize_splits(splits, tokenizer, training_args, head_tokens=data_args.head_tokens)
-    tokenized.pop("test")  # the search never looks at the test split
 
     trainer = build_trainer(None, training_args, tokenized, tokenizer, model_init=model_init_for(build, model_space))
     storage = open_storage(search_args.storage, training_args.output_dir)
