@@ -126,7 +126,9 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
     """
     args = sys.argv[1:] if args is None else list(args)
     parser = HfArgumentParser(dataclass_types)
-    defaults = {action.dest: action.default for action in parser._actions}
+    defaults = {}
+    for action in parser._actions:  # the first action of a dest holds its default (`--no_x` would say False)
+        defaults.setdefault(action.dest, action.default)
     recipe = {}
     while args and args[0].endswith((".yaml", ".yml")):
         recipe_path = Path(args.pop(0))
