@@ -6,6 +6,7 @@ from `MINILM_PATH` (a local folder or Hub id; default `sentence-transformers/all
 a machine's paths: CI and the README pass the local copies in.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -91,6 +92,15 @@ def assert_padding_does_not_change_logits(model, tokenizer, reviews: list[str], 
         for row, review in enumerate(reviews):
             alone = model(**tokenizer(review, truncation=True, return_tensors="pt")).logits
             torch.testing.assert_close(batched[row], alone[0], rtol=rtol, atol=1e-5)
+
+
+def load_folder_without_project(folder: Path, texts: list[str], long_review: str, tmp_path: Path) -> dict:
+    """What `helpers/load_model_folder.py` saw, run in a fresh process without this project, on these reviews."""
+    reviews_file = tmp_path / "reviews.json"
+    reviews_file.write_text(json.dumps({"texts": texts, "long_review": long_review}))
+    completed = run_without_project(HELPERS / "load_model_folder.py", str(folder), str(reviews_file), cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def run_without_project(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from ..conftest import HELPERS, PROJECT_ROOT, run_without_project
+from ..conftest import PROJECT_ROOT, load_folder_without_project
 
 FINETUNE_SCRIPT = PROJECT_ROOT / "scripts" / "finetune.py"
 RECIPES = PROJECT_ROOT / "configs" / "finetune"
@@ -45,11 +45,7 @@ def test_finetuned_folder_labels_reviews_in_a_fresh_process(
 
     texts = list(imdb_splits["test"]["text"][:16])
     long_review = " ".join(" ".join(imdb_splits["test"]["text"]).split()[:5000])
-    reviews_file = tmp_path / "reviews.json"
-    reviews_file.write_text(json.dumps({"texts": texts, "long_review": long_review}))
-    loaded = run_without_project(HELPERS / "load_model_folder.py", str(output_dir), str(reviews_file), cwd=tmp_path)
-    assert loaded.returncode == 0, loaded.stderr[-4000:]
-    seen = json.loads(loaded.stdout.strip().splitlines()[-1])
+    seen = load_folder_without_project(output_dir, texts, long_review, tmp_path)
     assert seen["pipeline_labels"] == seen["model_labels"] and len(seen["pipeline_labels"]) == 16
     assert seen["long_review_tokens_after_truncation"] == seen["model_max_length"] == 128
     assert sorted(score["label"] for score in seen["long_review_scores"]) == ["NEGATIVE", "POSITIVE"]

@@ -10,7 +10,7 @@ from trainers.arguments import SentimentTrainingArguments
 from trainers.tokenizer import train_word_tokenizer
 from trainers.training import build_trainer, tokenize_splits, train_and_evaluate
 
-from ..conftest import HELPERS, LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT, run_without_project
+from ..conftest import LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT, load_folder_without_project
 
 
 def train_small_lstm(splits, output_dir, seed=0, epochs=3):
@@ -72,14 +72,7 @@ def test_output_folder_is_hub_ready_with_metrics(trained_lstm_folder):
 def test_fresh_process_without_the_project_labels_real_reviews(trained_lstm_folder, imdb_splits, tmp_path):
     texts, labels = list(imdb_splits["test"]["text"]), list(imdb_splits["test"]["label"])
     long_review = " ".join(" ".join(texts).split()[:5000])  # real reviews, end to end
-    reviews_file = tmp_path / "reviews.json"
-    reviews_file.write_text(json.dumps({"texts": texts, "long_review": long_review}))
-
-    completed = run_without_project(
-        HELPERS / "load_model_folder.py", str(trained_lstm_folder), str(reviews_file), cwd=tmp_path
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    seen = load_folder_without_project(trained_lstm_folder, texts, long_review, tmp_path)
 
     assert seen["project_importable"] is False
     assert seen["model_class_module"].startswith("transformers_modules.")

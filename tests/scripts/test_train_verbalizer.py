@@ -6,12 +6,11 @@ import pytest
 import yaml
 
 from ..conftest import (
-    HELPERS,
     PROJECT_ROOT,
     TEST_LABEL_WORDS,
     VERBALIZER_RECIPE,
     VERBALIZER_SCRIPT,
-    run_without_project,
+    load_folder_without_project,
 )
 
 # The recipe as given, at test size: the small random ModernBERT as encoder, real reviews.
@@ -70,14 +69,7 @@ def test_folder_holds_encoder_head_tokenizer_results_and_card(trained_verbalizer
 def test_fresh_process_without_the_project_labels_raw_reviews(trained_verbalizer_folder, imdb_splits, tmp_path):
     texts = list(imdb_splits["test"]["text"][:40])
     long_review = " ".join(" ".join(imdb_splits["train"]["text"]).split()[:5000])
-    reviews_file = tmp_path / "reviews.json"
-    reviews_file.write_text(json.dumps({"texts": texts, "long_review": long_review}))
-
-    completed = run_without_project(
-        HELPERS / "load_model_folder.py", str(trained_verbalizer_folder), str(reviews_file), cwd=tmp_path
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    seen = load_folder_without_project(trained_verbalizer_folder, texts, long_review, tmp_path)
     assert seen["project_importable"] is False
     assert seen["model_class_module"].startswith("transformers_modules.")
     assert seen["pipeline_labels"] == seen["model_labels"]
