@@ -7,6 +7,7 @@ from pathlib import Path
 
 import evaluate
 import numpy as np
+import torch
 import yaml
 from datasets import DatasetDict
 from transformers import (
@@ -19,10 +20,14 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
+from transformers.trainer_utils import PredictionOutput
 
 METRICS_MODULE = Path(__file__).parent / "sentiment_metrics"
 RESULTS_FILE = "all_results.json"
 RECIPE_FILE = "training_recipe.yaml"
+# Class probabilities of every test review, in the test split's order, with its label: what `scripts/compare.py`
+# and `scripts/evaluate.py` compute ROC-AUC and calibration from without running the model again.
+TEST_PREDICTIONS_FILE = "test_predictions.csv"
 
 
 def build_tokenizer_once(
@@ -86,13 +91,17 @@ def load_sentiment_metrics() -> evaluate.EvaluationModule:
     return evaluate.load(str(METRICS_MODULE))
 
 
+def logits_of(prediction: EvalPrediction | PredictionOutput) -> np.ndarray:
+    """The logits of a prediction (models that return more outputs give a tuple, logits first)."""
+    return prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+
+
 def make_compute_metrics():
     """`compute_metrics` for `Trainer`: accuracy, precision, recall and F1 from the logits' argmax."""
     metric = load_sentiment_metrics()
 
     def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
-        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-        return metric.compute(predictions=np.argmax(logits, axis=-1), references=prediction.label_ids)
+        return metric.compute(predictions=np.argmax(logits_of(prediction), axis=-1), references=prediction.label_ids)
 
     return compute_metrics
 
@@ -154,8 +163,8 @@ def train_and_evaluate(
     eval_metrics = trainer.evaluate(tokenized["validation"], metric_key_prefix="eval")
     eval_metrics["eval_samples"] = len(tokenized["validation"])
     # `predict`, not `evaluate`: the test split must not reach callbacks such as early stopping.
-    test_metrics = trainer.predict(tokenized["test"], metric_key_prefix="test").metrics
-    test_metrics["test_samples"] = len(tokenized["test"])
+    test_output = trainer.predict(tokenized["test"], metric_key_prefix="test")
+    test_metrics = {**test_output.metrics, "test_samples": len(tokenized["test"])}
 
     results = {**(extra_results or {}), **train_metrics, **eval_metrics, **test_metrics}
     output_dir = Path(trainer.args.output_dir)
@@ -167,4 +176,13 @@ def train_and_evaluate(
         header = "# The arguments of this run. Re-run it: python scripts/train.py training_recipe.yaml\n"
         (output_dir / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
         (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        write_predictions(output_dir / TEST_PREDICTIONS_FILE, test_output, trainer.model.config.id2label)
     return results
+
+
+def write_predictions(path: Path, output: PredictionOutput, id2label: dict[int, str]) -> None:
+    """Writes each row's label and class probabilities (softmax of the logits) as CSV, with a header."""
+    probabilities = torch.softmax(torch.as_tensor(logits_of(output), dtype=torch.float64), dim=-1).numpy()
+    header = ",".join(["label"] + [id2label[index] for index in range(probabilities.shape[1])])
+    rows = np.column_stack([output.label_ids, probabilities])
+    np.savetxt(path, rows, delimiter=",", header=header, comments="", fmt=["%d"] + ["%.6f"] * probabilities.shape[1])
