@@ -9,7 +9,7 @@ import evaluate
 import numpy as np
 import torch
 import yaml
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
@@ -26,7 +26,7 @@ METRICS_MODULE = Path(__file__).parent / "sentiment_metrics"
 RESULTS_FILE = "all_results.json"
 RECIPE_FILE = "training_recipe.yaml"
 # Class probabilities of every test review, in the test split's order, with its label: what `scripts/compare.py`
-# and `scripts/evaluate.py` compute ROC-AUC and calibration from without running the model again.
+# and `scripts/evaluate_model.py` compute ROC-AUC and calibration from without running the model again.
 TEST_PREDICTIONS_FILE = "test_predictions.csv"
 
 
@@ -163,7 +163,7 @@ def train_and_evaluate(
     eval_metrics = trainer.evaluate(tokenized["validation"], metric_key_prefix="eval")
     eval_metrics["eval_samples"] = len(tokenized["validation"])
     # `predict`, not `evaluate`: the test split must not reach callbacks such as early stopping.
-    test_output = trainer.predict(tokenized["test"], metric_key_prefix="test")
+    test_output = predict_in_order(trainer, tokenized["test"])
     test_metrics = {**test_output.metrics, "test_samples": len(tokenized["test"])}
 
     results = {**(extra_results or {}), **train_metrics, **eval_metrics, **test_metrics}
@@ -180,9 +180,44 @@ def train_and_evaluate(
     return results
 
 
+def predict_in_order(trainer: Trainer, dataset: Dataset) -> PredictionOutput:
+    """`trainer.predict` on `dataset` (metrics prefixed `test_`), with rows in the dataset's order.
+
+    With `group_by_length`, `Trainer` also shuffles evaluation batches by length, so its rows would come back in an
+    order of its own. Here the reviews are sorted by length (batches pad as little as with grouping) and read
+    sequentially, then put back in order.
+    """
+    order = (
+        np.argsort(dataset["length"], kind="stable") if "length" in dataset.column_names else np.arange(len(dataset))
+    )
+    strategy = trainer.args.train_sampling_strategy
+    trainer.args.train_sampling_strategy = "sequential"  # which also decides the evaluation sampler
+    try:
+        output = trainer.predict(dataset.select(order), metric_key_prefix="test")
+    finally:
+        trainer.args.train_sampling_strategy = strategy
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    logits = logits_of(output)[position]
+    label_ids = output.label_ids[position]
+    if not np.array_equal(label_ids, np.asarray(dataset["label"])):
+        raise RuntimeError("The test predictions came back in an unexpected order; no predictions file written.")
+    return PredictionOutput(predictions=logits, label_ids=label_ids, metrics=output.metrics)
+
+
 def write_predictions(path: Path, output: PredictionOutput, id2label: dict[int, str]) -> None:
     """Writes each row's label and class probabilities (softmax of the logits) as CSV, with a header."""
     probabilities = torch.softmax(torch.as_tensor(logits_of(output), dtype=torch.float64), dim=-1).numpy()
     header = ",".join(["label"] + [id2label[index] for index in range(probabilities.shape[1])])
     rows = np.column_stack([output.label_ids, probabilities])
     np.savetxt(path, rows, delimiter=",", header=header, comments="", fmt=["%d"] + ["%.6f"] * probabilities.shape[1])
+
+
+def read_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """What `write_predictions` wrote: the labels, the class probabilities and the class names."""
+    with open(path) as stream:
+        header = stream.readline().strip().split(",")
+    if len(header) < 3 or header[0] != "label":
+        raise ValueError(f"{path} is not a predictions file: its header should be label,<class>,<class>...")
+    rows = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    return rows[:, 0].astype(int), rows[:, 1:], header[1:]

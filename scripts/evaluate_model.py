@@ -1,0 +1,163 @@
+"""Evaluate a sentiment model (a saved folder of this project, or any Hub text classifier) on a labelled split.
+
+    python scripts/evaluate_model.py outputs/lstm-imdb --dataset_name stanfordnlp/imdb
+    python scripts/evaluate_model.py distilbert/distilbert-base-uncased-finetuned-sst-2-english --max_samples 2000
+    python scripts/evaluate_model.py outputs/lstm-imdb --predictions outputs/lstm-imdb/test_predictions.csv
+
+Writes into --output_dir: `evaluation.json` (every number), `evaluation.md` (the report) and PNG plots: confusion
+matrix, reliability diagram, confidence histogram and, for a folder with a `trainer_state.json`, training curves.
+Measured: accuracy, per-class precision/recall/F1, ROC-AUC, expected calibration error, accuracy by review length,
+the most confident errors with their text, and the tricky-reviews suite (negation, sarcasm, contrast...).
+
+The model's labels are matched to the dataset's by name ("pos", "POSITIVE", "LABEL_1"); say how with --label_map
+when they cannot be. The validation split is the one training used only with the same --validation_fraction and
+--seed. With --predictions, the class probabilities a training run saved for the test split are used instead of
+running the model over it again (they must be for the same reviews, which is checked).
+
+(Not `evaluate.py`: Python puts a script's folder first on `sys.path`, so a `scripts/evaluate.py` would stand in for
+the `evaluate` package in every script here.)
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from trainers.data import LABEL_NAMES, load_sentiment_splits
+from trainers.evaluation import (
+    TRICKY_REVIEWS_FILE,
+    decimal,
+    evaluation_report,
+    load_tricky_reviews,
+    match_labels,
+    percent,
+    to_dataset_classes,
+    tricky_review_results,
+    write_report,
+)
+from trainers.inference import load_predictor
+from trainers.training import read_predictions
+
+SPLITS = ("test", "validation", "train")
+
+
+def parse_arguments(args: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="A saved model folder or a Hub id of a text classifier.")
+    parser.add_argument(
+        "--dataset_name",
+        default="stanfordnlp/imdb",
+        help="Hub id or local folder of the dataset (default: %(default)s).",
+    )
+    parser.add_argument("--split", choices=SPLITS, default="test", help="Which split to evaluate on (default: test).")
+    parser.add_argument("--validation_fraction", type=float, default=0.1, help="As in training (default: 0.1).")
+    parser.add_argument("--seed", type=int, default=42, help="As in training: it chooses the validation split and "
+                        "the --max_samples subset (default: 42).")  # fmt: skip
+    parser.add_argument("--max_samples", type=int, help="Evaluate on a seeded random subset of this many reviews.")
+    parser.add_argument(
+        "--predictions", help="A training run's test_predictions.csv to use instead of running the model on the split."
+    )
+    parser.add_argument("--batch_size", type=int, default=32, help="Reviews per forward pass (default: 32).")
+    parser.add_argument("--chunk_overlap", type=int, help="Score long reviews by overlapping windows sharing this many "
+                        "tokens (see scripts/predict.py) instead of cutting them.")  # fmt: skip
+    parser.add_argument("--device", default="cpu", help="Torch device, e.g. cpu or cuda (default: cpu).")
+    parser.add_argument("--label_map", nargs="+", default=[], metavar="MODEL_LABEL=DATASET_LABEL",
+                        help=f"How the model's labels map to the dataset's ({', '.join(LABEL_NAMES)}).")  # fmt: skip
+    parser.add_argument("--tricky_reviews", default=str(TRICKY_REVIEWS_FILE),
+                        help="JSONL file of hand-written hard reviews with expected labels (default: the project's).")  # fmt: skip
+    parser.add_argument("--confident_errors", type=int, default=10, help="How many confident errors to list.")
+    parser.add_argument("--calibration_bins", type=int, default=10, help="Confidence bins for ECE (default: 10).")
+    parser.add_argument("--output_dir", help="Where to write the report (default: outputs/evaluation/<model>-<split>).")
+    return parser.parse_args(args)
+
+
+def parse_label_map(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        model_label, separator, dataset_label = pair.partition("=")
+        if not separator or not model_label or not dataset_label:
+            raise ValueError(f"--label_map takes MODEL_LABEL=DATASET_LABEL pairs, got '{pair}'.")
+        mapping[model_label] = dataset_label
+    return mapping
+
+
+def evaluated_split(arguments: argparse.Namespace):
+    """The split to evaluate on, as training made it (the same fraction and seed), cut to --max_samples."""
+    if arguments.max_samples is not None and arguments.max_samples < 1:
+        raise ValueError(f"--max_samples must be at least 1, got {arguments.max_samples}.")
+    splits = load_sentiment_splits(
+        arguments.dataset_name,
+        validation_fraction=arguments.validation_fraction,
+        seed=arguments.seed,
+        max_test_samples=arguments.max_samples if arguments.split == "test" else None,
+    )
+    split = splits[arguments.split]
+    if arguments.split != "test" and arguments.max_samples is not None:
+        split = split.shuffle(seed=arguments.seed).select(range(min(arguments.max_samples, len(split))))
+    return split
+
+
+def saved_probabilities(path: str, labels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The probabilities of a predictions file, refused unless its rows are this split's reviews' labels in order."""
+    saved_labels, probabilities, model_labels = read_predictions(path)
+    if len(saved_labels) != len(labels) or not np.array_equal(saved_labels, labels):
+        raise ValueError(
+            f"{path} holds predictions for {len(saved_labels)} reviews whose labels are not this split's "
+            f"({len(labels)} reviews): it was written for another split, subset or seed."
+        )
+    return probabilities, model_labels
+
+
+def main(args: list[str] | None = None) -> dict:
+    arguments = parse_arguments(args)
+    try:
+        label_map = parse_label_map(arguments.label_map)
+        split = evaluated_split(arguments)
+        texts, labels = list(split["text"]), np.array(split["label"])
+        predictor = load_predictor("model", arguments.model, arguments.device)
+        mapping = match_labels(predictor.labels, LABEL_NAMES, label_map)
+        tricky = load_tricky_reviews(arguments.tricky_reviews)
+        source = {"model": arguments.model, "dataset": arguments.dataset_name, "split": arguments.split}
+        if arguments.predictions:
+            model_probabilities, saved_labels = saved_probabilities(arguments.predictions, labels)
+            if saved_labels != predictor.labels:
+                raise ValueError(f"{arguments.predictions} has labels {saved_labels}, the model {predictor.labels}.")
+            source["predictions"] = arguments.predictions
+        else:
+            started = time.perf_counter()
+            model_probabilities = predictor.predict_probabilities(
+                texts, arguments.batch_size, show_progress=True, chunk_overlap=arguments.chunk_overlap
+            ).numpy()
+            speed = len(texts) / (time.perf_counter() - started)
+            source.update(device=arguments.device, batch_size=arguments.batch_size)
+            source["reviews_per_second"] = round(speed, 1)
+        probabilities = to_dataset_classes(model_probabilities, mapping, len(LABEL_NAMES))
+        report = evaluation_report(labels, probabilities, texts, arguments.calibration_bins, arguments.confident_errors)
+        tricky_probabilities = predictor.predict_probabilities([review["text"] for review in tricky]).numpy()
+        report["tricky_reviews"] = tricky_review_results(
+            tricky, to_dataset_classes(tricky_probabilities, mapping, len(LABEL_NAMES))
+        )
+    except (ValueError, OSError) as error:  # OSError: no such model folder or file
+        sys.exit(f"error: {error}")
+    report = {"source": source, **report}
+    state_file = Path(arguments.model) / "trainer_state.json"
+    log_history = json.loads(state_file.read_text())["log_history"] if state_file.is_file() else None
+    output_dir = Path(
+        arguments.output_dir or Path("outputs/evaluation") / f"{Path(arguments.model).name}-{arguments.split}"
+    )
+    write_report(report, output_dir, title=Path(arguments.model).name, log_history=log_history)
+    print(
+        f"{arguments.split}: {report['samples']:,} reviews, accuracy {decimal(report['accuracy'])}, "
+        f"F1 {decimal(report['f1'])}, ROC-AUC {decimal(report['roc_auc'])}, "
+        f"ECE {decimal(report['calibration']['expected_calibration_error'])}, "
+        f"tricky reviews {percent(report['tricky_reviews']['accuracy'])}"
+    )
+    print(f"Report: {output_dir / 'evaluation.md'}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
