@@ -1,0 +1,168 @@
+"""Train (or load) each approach on the same split and print one table, with a TF-IDF baseline as the reference line.
+
+    python scripts/compare.py --quick --dataset_name stanfordnlp/imdb --seeds 3
+    python scripts/compare.py --full --dataset_name path/to/imdb --encoder_name_or_path path/to/all-MiniLM-L6-v2 \\
+        --approaches lstm verbalizer tfidf --model finetuned-minilm=outputs/minilm-imdb
+
+`--quick` trains every approach on 2,000 training reviews (10% of them for validation) and tests on 2,000 test
+reviews: minutes on a GPU (the fine-tune is the slow one on a CPU). `--full` runs each recipe as it is: all 22,500
+training reviews and all 25,000 test reviews. Each approach is trained by its own script into
+<output_dir>/runs/<approach>/seed-<seed>; re-running the same command reuses finished runs.
+
+Columns: accuracy, F1 (positive class) and ROC-AUC on the test split; trainable and total parameters; training wall
+time (for a verbalizer, with the encoding of its training and validation reviews); inference reviews/s labelling the
+same --speed_samples test reviews with the folder loaded through the Auto classes (batches of 32); size of the
+weights on disk. With --seeds N every approach runs N times (seeds --seed, --seed + 1, ...; the validation split and
+test subset follow the seed) and each figure is the mean ± standard deviation.
+
+`--model NAME=FOLDER` adds a folder trained elsewhere (e.g. a longer fine-tune): it is measured on this comparison's
+test split, from its saved test predictions when they are for the same reviews, else by running it.
+Writes comparison.md and comparison.json into --output_dir.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from trainers.comparison import (
+    Approach,
+    markdown_table,
+    measure_folder,
+    measure_tfidf,
+    summarize,
+    train_run,
+)
+from trainers.data import load_sentiment_splits
+from trainers.inference import parse_model_specs
+
+SCRIPTS = Path(__file__).resolve().parent
+SETTINGS = {"quick": {"max_train_samples": 2000, "max_test_samples": 2000}, "full": {}}
+VALIDATION_FRACTION = 0.1  # of the training reviews, for every approach
+APPROACHES = ("lstm", "verbalizer", "finetune", "tfidf")
+
+
+def parse_arguments(args: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    setting = parser.add_mutually_exclusive_group(required=True)
+    setting.add_argument("--quick", action="store_true", help="2,000 training and 2,000 test reviews.")
+    setting.add_argument("--full", action="store_true", help="The recipes as they are: all reviews.")
+    parser.add_argument("--dataset_name", default="stanfordnlp/imdb", help="Hub id or local folder of the dataset.")
+    parser.add_argument("--dataset_hub_id", default="stanfordnlp/imdb",
+                        help="The Hub dataset a local --dataset_name copies (for the runs' model cards).")  # fmt: skip
+    parser.add_argument("--approaches", nargs="+", choices=APPROACHES, default=list(APPROACHES),
+                        help="Which approaches to train (default: all).")  # fmt: skip
+    parser.add_argument("--lstm_recipes", nargs="+", default=["configs/lstm.yaml"],
+                        help="LSTM recipes, one row each, named by file (e.g. configs/reference/*.yaml).")  # fmt: skip
+    parser.add_argument("--verbalizer_recipe", default="configs/verbalizer.yaml", help="Recipe of the verbalizer.")
+    parser.add_argument("--encoder_name_or_path", help="The verbalizer's encoder, instead of its recipe's.")
+    parser.add_argument("--finetune_recipe", default="configs/finetune/modernbert.yaml", help="Fine-tuning recipe.")
+    parser.add_argument("--finetune_model_name_or_path", help="The encoder to fine-tune, instead of its recipe's.")
+    parser.add_argument("--model", nargs="+", default=[], metavar="NAME=FOLDER", help="Folders trained elsewhere.")
+    parser.add_argument("--seeds", type=int, default=1, help="Runs per approach, for mean ± std (default: 1).")
+    parser.add_argument("--seed", type=int, default=42, help="The first seed (default: 42).")
+    parser.add_argument("--max_train_samples", type=int, help="Overrides the setting's number of training reviews.")
+    parser.add_argument("--max_test_samples", type=int, help="Overrides the setting's number of test reviews.")
+    parser.add_argument("--speed_samples", type=int, default=500, help="Test reviews labelled to measure speed.")
+    parser.add_argument("--device", default="cpu", help="Device for the speed measurement (default: cpu).")
+    parser.add_argument("--output_dir", default="outputs/comparison", help="Where runs and tables go.")
+    arguments = parser.parse_args(args)
+    for name in ("seeds", "speed_samples", "max_train_samples", "max_test_samples"):
+        value = getattr(arguments, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be at least 1, got {value}.")
+    return arguments
+
+
+def planned_approaches(arguments: argparse.Namespace) -> list[Approach]:
+    """The rows to train, in table order, then the folders given with --model."""
+    approaches = []
+    if "lstm" in arguments.approaches:
+        names = [Path(recipe).stem for recipe in arguments.lstm_recipes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Two LSTM recipes share a file name: {arguments.lstm_recipes}.")
+        approaches += [
+            Approach(name, str(SCRIPTS / "train.py"), recipe) for name, recipe in zip(names, arguments.lstm_recipes)
+        ]
+    if "verbalizer" in arguments.approaches:
+        extra = ["--encoder_name_or_path", arguments.encoder_name_or_path] if arguments.encoder_name_or_path else []
+        approaches.append(
+            Approach("verbalizer", str(SCRIPTS / "train_verbalizer.py"), arguments.verbalizer_recipe, extra)
+        )
+    if "finetune" in arguments.approaches:
+        model = arguments.finetune_model_name_or_path
+        extra = ["--model_name_or_path", model] if model else []
+        approaches.append(Approach("finetune", str(SCRIPTS / "finetune.py"), arguments.finetune_recipe, extra))
+    if "tfidf" in arguments.approaches:
+        approaches.append(Approach("tfidf"))
+    for name, folder in parse_model_specs(arguments.model).items() if arguments.model else ():
+        if not Path(folder).is_dir():
+            raise ValueError(f"--model {name}={folder}: no such folder.")
+        approaches.append(Approach(name, folder=folder))
+    for approach in approaches:
+        if approach.recipe and not Path(approach.recipe).is_file():
+            raise ValueError(f"The recipe of {approach.name}, {approach.recipe}, does not exist.")
+    return approaches
+
+
+def main(args: list[str] | None = None) -> dict:
+    arguments = parse_arguments(args)
+    setting_name = "quick" if arguments.quick else "full"
+    sizes = dict(SETTINGS[setting_name])
+    for name in ("max_train_samples", "max_test_samples"):
+        if getattr(arguments, name) is not None:
+            sizes[name] = getattr(arguments, name)
+    try:
+        approaches = planned_approaches(arguments)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    data_args = ["--dataset_name", arguments.dataset_name, "--dataset_hub_id", arguments.dataset_hub_id]
+    data_args += ["--validation_fraction", str(VALIDATION_FRACTION)]
+    data_args += [item for name, value in sizes.items() for item in (f"--{name}", str(value))]
+    output_dir = Path(arguments.output_dir)
+    rows: dict[str, list[dict]] = {approach.name: [] for approach in approaches}
+    seeds = [arguments.seed + offset for offset in range(arguments.seeds)]
+    for seed in seeds:
+        # The split every approach of this seed trains, validates and tests on (the scripts make the same one).
+        splits = load_sentiment_splits(
+            arguments.dataset_name, validation_fraction=VALIDATION_FRACTION, seed=seed, **sizes
+        )
+        speed_texts = list(splits["test"]["text"][: arguments.speed_samples])
+        for approach in approaches:
+            if approach.folder and seed != seeds[0]:
+                continue  # a folder trained elsewhere is one run
+            try:
+                if approach.script is None and approach.folder is None:
+                    row = measure_tfidf(splits, speed_texts)
+                else:
+                    folder = Path(approach.folder) if approach.folder else train_run(
+                        approach, data_args, seed, output_dir / "runs" / approach.name / f"seed-{seed}"
+                    )  # fmt: skip
+                    row = measure_folder(folder, splits, speed_texts, arguments.device)
+            except (RuntimeError, OSError, ValueError) as error:
+                sys.exit(f"error: {error}")
+            rows[approach.name].append({"seed": seed, **row})
+            print(f"[compare] {approach.name}, seed {seed}: test accuracy {row['accuracy']:.4f}", flush=True)
+
+    summaries = {name: summarize(runs) for name, runs in rows.items()}
+    table = markdown_table(summaries)
+    command = "python scripts/compare.py " + " ".join(sys.argv[1:] if args is None else args)
+    heading = (
+        f"Setting: {setting_name} ({', '.join(f'{k}={v}' for k, v in sizes.items()) or 'all reviews'}), seeds "
+        f"{seeds}, validation 10% of the training reviews; speed on {arguments.device} with "
+        f"{torch.get_num_threads()} threads over {len(speed_texts)} test reviews.\n\nMade by: `{command}`\n\n"
+    )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "comparison.md").write_text(heading + table)
+    report = {"setting": setting_name, "sizes": sizes, "seeds": seeds, "device": arguments.device,
+              "torch_threads": torch.get_num_threads(), "command": command, "summary": summaries, "runs": rows}  # fmt: skip
+    (output_dir / "comparison.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(heading + table)
+    print(f"Written: {output_dir / 'comparison.md'}, {output_dir / 'comparison.json'}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

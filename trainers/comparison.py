@@ -1,0 +1,217 @@
+"""Comparing approaches on the same split: what `scripts/compare.py` runs and tabulates.
+
+Each approach is trained by its own script (a real subprocess, as a user would run it) into a run folder, once per
+seed; a run folder is reused when the command that made it was the same. Every run is then measured the same way:
+accuracy, F1 and ROC-AUC from the class probabilities it saved for the test split (checked to be this split's
+reviews), parameters and training time from its `all_results.json`, inference speed by loading the folder through
+the Auto classes and labelling the same sample of test reviews, and its size on disk. The TF-IDF baseline is
+trained in process. Several seeds give each figure as mean ± standard deviation.
+"""
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from datasets import DatasetDict
+
+from models import VerbalizerConfig
+
+from .baseline import train_tfidf_baseline
+from .data import LABEL_NAMES
+from .evaluation import classification_metrics, match_labels, to_dataset_classes
+from .inference import load_predictor
+from .training import RESULTS_FILE, TEST_PREDICTIONS_FILE, read_predictions
+
+COMMAND_FILE = "compare_command.json"
+VERBALIZER_MODEL_TYPE = VerbalizerConfig.model_type
+# Reviews per batch when measuring inference speed (the default of scripts/predict.py).
+SPEED_BATCH_SIZE = 32
+# (key, header, how to show a value); keys are those of `measure_*`'s rows.
+COLUMNS = (
+    ("accuracy", "accuracy", "percent"),
+    ("f1", "F1", "percent"),
+    ("roc_auc", "ROC-AUC", "decimal4"),
+    ("num_trainable_parameters", "trainable params", "count"),
+    ("num_parameters", "total params", "count"),
+    ("train_seconds", "training time (s)", "decimal1"),
+    ("reviews_per_second", "inference reviews/s", "decimal1"),
+    ("size_mb", "size on disk (MB)", "decimal1"),
+)
+
+
+@dataclass
+class Approach:
+    """One row of the comparison: a training script (its path) with its recipe and extra arguments, or the TF-IDF
+    baseline (`script=None`), or a folder already trained (`folder`)."""
+
+    name: str
+    script: str | None = None
+    recipe: str | None = None
+    extra_args: list[str] = field(default_factory=list)
+    folder: str | None = None
+
+
+def training_command(approach: Approach, data_args: list[str], seed: int, output_dir: Path) -> list[str]:
+    return [
+        sys.executable, approach.script, approach.recipe, *data_args, *approach.extra_args,
+        "--seed", str(seed), "--output_dir", str(output_dir),
+    ]  # fmt: skip
+
+
+def train_run(approach: Approach, data_args: list[str], seed: int, output_dir: Path) -> Path:
+    """Trains one seed of `approach` into `output_dir` (its script's own output, progress bars included, goes to the
+    console), unless the folder holds a finished run of the very same command."""
+    command = training_command(approach, data_args, seed, output_dir)
+    record = output_dir / COMMAND_FILE
+    finished = (output_dir / RESULTS_FILE).is_file() and (output_dir / TEST_PREDICTIONS_FILE).is_file()
+    if finished and record.is_file() and json.loads(record.read_text()) == command[1:]:
+        print(f"[compare] {approach.name}, seed {seed}: reusing {output_dir}", flush=True)
+        return output_dir
+    print(f"[compare] {approach.name}, seed {seed}: {' '.join(command[1:])}", flush=True)
+    completed = subprocess.run(command, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"Training {approach.name} (seed {seed}) failed with exit code {completed.returncode}.")
+    record.write_text(json.dumps(command[1:]) + "\n")
+    return output_dir
+
+
+def folder_size_mb(folder: Path) -> float:
+    """Megabytes of the folder's weight files (what a user downloads to run it)."""
+    return sum(path.stat().st_size for path in folder.glob("*.safetensors")) / 1e6
+
+
+def inference_speed(folder: str | Path, texts: Sequence[str], device: str) -> float:
+    """Reviews per second labelling `texts` with the folder loaded as a user would, after one warm-up batch."""
+    predictor = load_predictor("model", str(folder), device)
+    predictor.predict_probabilities(texts[:SPEED_BATCH_SIZE], SPEED_BATCH_SIZE)
+    started = time.perf_counter()
+    predictor.predict_probabilities(texts, SPEED_BATCH_SIZE)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def test_probabilities(folder: Path, test_labels: np.ndarray, device: str, texts: Sequence[str]) -> tuple:
+    """The folder's test probabilities over the dataset's classes, and where they come from: the run's saved
+    predictions when they are for this split's reviews, else the folder's model run over the split."""
+    predictions_file = folder / TEST_PREDICTIONS_FILE
+    if predictions_file.is_file():
+        saved_labels, probabilities, model_labels = read_predictions(predictions_file)
+        if np.array_equal(saved_labels, test_labels):
+            mapping = match_labels(model_labels, LABEL_NAMES)
+            return to_dataset_classes(probabilities, mapping, len(LABEL_NAMES)), "saved predictions"
+    predictor = load_predictor("model", str(folder), device)
+    mapping = match_labels(predictor.labels, LABEL_NAMES)
+    probabilities = predictor.predict_probabilities(texts, show_progress=True).numpy()
+    return to_dataset_classes(probabilities, mapping, len(LABEL_NAMES)), "model run over the test split"
+
+
+def training_seconds(results: dict) -> float:
+    """Training wall time: the `Trainer` run, plus the encoding of the training and validation reviews for a
+    verbalizer (its features are part of training; test encoding is not)."""
+    encoding = sum(results.get(f"{split}_encoding_seconds", 0.0) for split in ("train", "validation"))
+    return results["train_runtime_seconds"] + encoding
+
+
+def is_verbalizer(folder: Path) -> bool:
+    config_file = folder / "config.json"
+    return config_file.is_file() and json.loads(config_file.read_text()).get("model_type") == VERBALIZER_MODEL_TYPE
+
+
+def measure_folder(folder: Path, splits: DatasetDict, speed_texts: Sequence[str], device: str) -> dict:
+    """One run's row: metrics on the test split, parameters, training time, speed and size."""
+    results_file = folder / RESULTS_FILE
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    labels = np.asarray(splits["test"]["label"])
+    probabilities, source = test_probabilities(folder, labels, device, list(splits["test"]["text"]))
+    metrics = classification_metrics(labels, probabilities)
+    return {
+        "folder": str(folder),
+        "predictions": source,
+        "test_samples": len(labels),
+        "train_samples": results.get("train_samples"),
+        "accuracy": metrics["accuracy"],
+        "f1": metrics["f1"],
+        "roc_auc": metrics["roc_auc"],
+        "num_parameters": results.get("num_parameters"),
+        "num_trainable_parameters": results.get("num_trainable_parameters"),
+        "train_seconds": training_seconds(results) if results else None,
+        # A verbalizer whose training features came from the cache did not pay for encoding them in this run.
+        "cached_features": is_verbalizer(folder) and "train_encoding_seconds" not in results,
+        "reviews_per_second": inference_speed(folder, speed_texts, device),
+        "size_mb": folder_size_mb(folder),
+    }
+
+
+def measure_tfidf(splits: DatasetDict, speed_texts: Sequence[str]) -> dict:
+    """The TF-IDF baseline's row, trained on the same train split and chosen on the same validation split."""
+    train, validation, test = splits["train"], splits["validation"], splits["test"]
+    pipeline, results = train_tfidf_baseline(train["text"], train["label"], validation["text"], validation["label"])
+    labels = np.asarray(test["label"])
+    metrics = classification_metrics(labels, pipeline.predict_proba(list(test["text"])))
+    started = time.perf_counter()
+    pipeline.predict_proba(list(speed_texts))
+    speed = len(speed_texts) / (time.perf_counter() - started)
+    print(f"[compare] tfidf: C={results['chosen_c']} chosen on validation {results['validation_accuracy_by_c']}")
+    return {
+        "folder": None,
+        "predictions": "in process",
+        "test_samples": len(labels),
+        "train_samples": results["train_samples"],
+        "accuracy": metrics["accuracy"],
+        "f1": metrics["f1"],
+        "roc_auc": metrics["roc_auc"],
+        "num_parameters": results["num_parameters"],
+        "num_trainable_parameters": results["num_trainable_parameters"],
+        "train_seconds": results["train_runtime_seconds"],
+        "cached_features": False,
+        "reviews_per_second": speed,
+        "size_mb": None,
+        "chosen_c": results["chosen_c"],
+    }
+
+
+def summarize(rows: Sequence[dict]) -> dict:
+    """Mean and standard deviation (over seeds; `None` for one run) of each column, and the runs' common facts."""
+    summary = {"runs": len(rows), "train_samples": rows[0]["train_samples"], "test_samples": rows[0]["test_samples"]}
+    for key, _, _ in COLUMNS:
+        values = [row[key] for row in rows if row[key] is not None]
+        summary[key] = {
+            "mean": statistics.fmean(values) if values else None,
+            "std": statistics.stdev(values) if len(values) > 1 else None,
+        }
+    summary["cached_features"] = any(row["cached_features"] for row in rows)
+    return summary
+
+
+def format_value(kind: str, mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "—"
+    scale, pattern = {
+        "percent": (100, "{:.2f}"),
+        "decimal4": (1, "{:.4f}"),
+        "decimal1": (1, "{:,.1f}"),
+        "count": (1, "{:,.0f}"),
+    }[kind]
+    text = pattern.format(scale * mean)
+    return text if std is None else f"{text} ± {pattern.format(scale * std)}"
+
+
+def markdown_table(summaries: dict[str, dict]) -> str:
+    """One row per approach, the columns of `COLUMNS`, figures as mean ± std over seeds."""
+    headers = ["approach", "train reviews", "test reviews", "seeds"] + [header for _, header, _ in COLUMNS]
+    lines = ["| " + " | ".join(headers) + " |", "|---|" + "---:|" * (len(headers) - 1)]
+    for name, summary in summaries.items():
+        marked = f"{name}*" if summary["cached_features"] else name
+        train = "—" if summary["train_samples"] is None else f"{summary['train_samples']:,}"
+        cells = [marked, train, f"{summary['test_samples']:,}", str(summary["runs"])]
+        cells += [format_value(kind, **summary[key]) for key, _, kind in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    if any(summary["cached_features"] for summary in summaries.values()):
+        lines.append("")
+        lines.append("\\* training features read from the cache of an earlier run: encoding time not included.")
+    return "\n".join(lines) + "\n"
