@@ -39,6 +39,7 @@ from trainers.data import load_sentiment_splits
 from trainers.inference import parse_model_specs
 
 SCRIPTS = Path(__file__).resolve().parent
+CONFIGS = SCRIPTS.parent / "configs"
 SETTINGS = {"quick": {"max_train_samples": 2000, "max_test_samples": 2000}, "full": {}}
 VALIDATION_FRACTION = 0.1  # of the training reviews, for every approach
 APPROACHES = ("lstm", "verbalizer", "finetune", "tfidf")
@@ -54,11 +55,18 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
                         help="The Hub dataset a local --dataset_name copies (for the runs' model cards).")  # fmt: skip
     parser.add_argument("--approaches", nargs="+", choices=APPROACHES, default=list(APPROACHES),
                         help="Which approaches to train (default: all).")  # fmt: skip
-    parser.add_argument("--lstm_recipes", nargs="+", default=["configs/lstm.yaml"],
-                        help="LSTM recipes, one row each, named by file (e.g. configs/reference/*.yaml).")  # fmt: skip
-    parser.add_argument("--verbalizer_recipe", default="configs/verbalizer.yaml", help="Recipe of the verbalizer.")
+    parser.add_argument(
+        "--lstm_recipe", default=str(CONFIGS / "lstm.yaml"), help="The LSTM recipe (default: %(default)s)."
+    )
+    parser.add_argument("--lstm_variants", nargs="+", default=[], help="Overlays on --lstm_recipe, one more row "
+                        "each, named by file (e.g. configs/reference/*.yaml).")  # fmt: skip
+    parser.add_argument(
+        "--verbalizer_recipe", default=str(CONFIGS / "verbalizer.yaml"), help="Recipe of the verbalizer."
+    )
     parser.add_argument("--encoder_name_or_path", help="The verbalizer's encoder, instead of its recipe's.")
-    parser.add_argument("--finetune_recipe", default="configs/finetune/modernbert.yaml", help="Fine-tuning recipe.")
+    parser.add_argument(
+        "--finetune_recipe", default=str(CONFIGS / "finetune" / "modernbert.yaml"), help="Fine-tuning recipe."
+    )
     parser.add_argument("--finetune_model_name_or_path", help="The encoder to fine-tune, instead of its recipe's.")
     parser.add_argument("--model", nargs="+", default=[], metavar="NAME=FOLDER", help="Folders trained elsewhere.")
     parser.add_argument("--seeds", type=int, default=1, help="Runs per approach, for mean ± std (default: 1).")
@@ -80,30 +88,33 @@ def planned_approaches(arguments: argparse.Namespace) -> list[Approach]:
     """The rows to train, in table order, then the folders given with --model."""
     approaches = []
     if "lstm" in arguments.approaches:
-        names = [Path(recipe).stem for recipe in arguments.lstm_recipes]
-        if len(set(names)) != len(names):
-            raise ValueError(f"Two LSTM recipes share a file name: {arguments.lstm_recipes}.")
+        train = str(SCRIPTS / "train.py")
+        approaches.append(Approach("lstm", train, [arguments.lstm_recipe]))
         approaches += [
-            Approach(name, str(SCRIPTS / "train.py"), recipe) for name, recipe in zip(names, arguments.lstm_recipes)
+            Approach(Path(variant).stem, train, [arguments.lstm_recipe, variant]) for variant in arguments.lstm_variants
         ]
     if "verbalizer" in arguments.approaches:
         extra = ["--encoder_name_or_path", arguments.encoder_name_or_path] if arguments.encoder_name_or_path else []
         approaches.append(
-            Approach("verbalizer", str(SCRIPTS / "train_verbalizer.py"), arguments.verbalizer_recipe, extra)
+            Approach("verbalizer", str(SCRIPTS / "train_verbalizer.py"), [arguments.verbalizer_recipe], extra)
         )
     if "finetune" in arguments.approaches:
         model = arguments.finetune_model_name_or_path
         extra = ["--model_name_or_path", model] if model else []
-        approaches.append(Approach("finetune", str(SCRIPTS / "finetune.py"), arguments.finetune_recipe, extra))
+        approaches.append(Approach("finetune", str(SCRIPTS / "finetune.py"), [arguments.finetune_recipe], extra))
     if "tfidf" in arguments.approaches:
         approaches.append(Approach("tfidf"))
     for name, folder in parse_model_specs(arguments.model).items() if arguments.model else ():
         if not Path(folder).is_dir():
             raise ValueError(f"--model {name}={folder}: no such folder.")
         approaches.append(Approach(name, folder=folder))
+    names = [approach.name for approach in approaches]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Two rows would share a name: {names}.")
     for approach in approaches:
-        if approach.recipe and not Path(approach.recipe).is_file():
-            raise ValueError(f"The recipe of {approach.name}, {approach.recipe}, does not exist.")
+        for recipe in approach.recipes:
+            if not Path(recipe).is_file():
+                raise ValueError(f"The recipe of {approach.name}, {recipe}, does not exist.")
     return approaches
 
 

@@ -47,19 +47,19 @@ COLUMNS = (
 
 @dataclass
 class Approach:
-    """One row of the comparison: a training script (its path) with its recipe and extra arguments, or the TF-IDF
-    baseline (`script=None`), or a folder already trained (`folder`)."""
+    """One row of the comparison: a training script (its path) with its recipes (a later one overrides an earlier
+    one) and extra arguments, or the TF-IDF baseline (`script=None`), or a folder already trained (`folder`)."""
 
     name: str
     script: str | None = None
-    recipe: str | None = None
+    recipes: list[str] = field(default_factory=list)
     extra_args: list[str] = field(default_factory=list)
     folder: str | None = None
 
 
 def training_command(approach: Approach, data_args: list[str], seed: int, output_dir: Path) -> list[str]:
     return [
-        sys.executable, approach.script, approach.recipe, *data_args, *approach.extra_args,
+        sys.executable, approach.script, *approach.recipes, *data_args, *approach.extra_args,
         "--seed", str(seed), "--output_dir", str(output_dir),
     ]  # fmt: skip
 

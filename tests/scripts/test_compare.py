@@ -1,0 +1,84 @@
+import json
+import subprocess
+import sys
+
+from ..conftest import PROJECT_ROOT
+
+COMPARE_SCRIPT = PROJECT_ROOT / "scripts" / "compare.py"
+
+
+def compare(*args):
+    completed = subprocess.run(
+        [sys.executable, str(COMPARE_SCRIPT), *map(str, args)],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=1200,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return completed
+
+
+def test_quick_comparison_of_every_approach_on_real_reviews(
+    imdb_dataset, random_modernbert_folder, trained_lstm_folder, tmp_path
+):
+    """Every approach trained by its own script on the same 300 real reviews, twice (seeds 42 and 43), with the
+    TF-IDF baseline and a folder trained elsewhere; then the same command again reuses every run."""
+    output_dir = tmp_path / "comparison"
+    command = [
+        "--quick", "--dataset_name", imdb_dataset, "--max_train_samples", 300, "--max_test_samples", 120,
+        "--seeds", 2, "--speed_samples", 40, "--output_dir", output_dir,
+        "--lstm_variants", PROJECT_ROOT / "configs" / "reference" / "bilstm_attention.yaml",
+        "--encoder_name_or_path", random_modernbert_folder,
+        "--finetune_model_name_or_path", random_modernbert_folder,
+        "--model", f"elsewhere={trained_lstm_folder}",
+    ]  # fmt: skip
+    first = compare(*command)
+    report = json.loads((output_dir / "comparison.json").read_text())
+    names = ["lstm", "bilstm_attention", "verbalizer", "finetune", "tfidf", "elsewhere"]
+    assert list(report["summary"]) == names and report["seeds"] == [42, 43]
+    for name in names[:5]:
+        runs = report["runs"][name]
+        assert [run["seed"] for run in runs] == [42, 43]
+        for run in runs:
+            assert run["train_samples"] == 270 and run["test_samples"] == 120
+            assert 0 <= run["accuracy"] <= 1 and run["reviews_per_second"] > 0 and run["num_parameters"] > 0
+        summary = report["summary"][name]
+        assert summary["runs"] == 2 and summary["accuracy"]["std"] is not None
+    for name in names[:4]:  # the script's own test accuracy and the comparison's, from its saved predictions, agree
+        for run in report["runs"][name]:
+            results = json.loads((PROJECT_ROOT / run["folder"] / "all_results.json").read_text())
+            assert run["predictions"] == "saved predictions"
+            assert abs(run["accuracy"] - results["test_accuracy"]) < 1e-9 and run["size_mb"] > 0
+    # The attention pooling variant is a different model from the default LSTM.
+    lstm, attention = report["runs"]["lstm"][0], report["runs"]["bilstm_attention"][0]
+    assert lstm["num_parameters"] != attention["num_parameters"]
+    assert report["runs"]["verbalizer"][0]["num_trainable_parameters"] < report["runs"]["verbalizer"][0]["num_parameters"]
+    assert report["runs"]["tfidf"][0]["accuracy"] > 0.6  # 270 real reviews are enough for TF-IDF to beat chance
+    elsewhere = report["runs"]["elsewhere"]
+    assert len(elsewhere) == 1 and elsewhere[0]["predictions"] == "model run over the test split"
+
+    table = (output_dir / "comparison.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| approach")]
+    assert [row.split(" | ")[0].strip("|* ") for row in rows] == names
+    assert " ± " in rows[0] and "| tfidf | 270 | 120 | 2 |" in table
+    assert table in first.stdout.replace("\r", "")
+
+    again = compare(*command)
+    assert again.stdout.count("reusing") == 8
+    reused = json.loads((output_dir / "comparison.json").read_text())
+    assert {name: reused["summary"][name]["accuracy"] for name in names} == {
+        name: report["summary"][name]["accuracy"] for name in names
+    }
+
+
+def test_bad_comparison_arguments_are_refused(imdb_dataset, tmp_path):
+    def refused(*args):
+        return subprocess.run([sys.executable, str(COMPARE_SCRIPT), *map(str, args)], capture_output=True,
+                              text=True, cwd=PROJECT_ROOT, timeout=120)  # fmt: skip
+
+    neither = refused("--dataset_name", imdb_dataset)
+    assert neither.returncode == 2 and "--quick" in neither.stderr
+    no_recipe = refused("--quick", "--lstm_variants", tmp_path / "none.yaml", "--output_dir", tmp_path)
+    assert no_recipe.returncode == 1 and "none.yaml, does not exist" in no_recipe.stderr
+    no_folder = refused("--quick", "--model", f"x={tmp_path / 'missing'}", "--output_dir", tmp_path)
+    assert no_folder.returncode == 1 and "no such folder" in no_folder.stderr
+    zero = refused("--quick", "--seeds", "0")
+    assert zero.returncode == 2 and "--seeds must be at least 1" in zero.stderr
