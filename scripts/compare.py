@@ -29,7 +29,7 @@ import torch
 
 from trainers.comparison import (
     Approach,
-    markdown_table,
+    comparison_markdown,
     measure_folder,
     measure_tfidf,
     summarize,
@@ -157,20 +157,17 @@ def main(args: list[str] | None = None) -> dict:
             rows[approach.name].append({"seed": seed, **row})
             print(f"[compare] {approach.name}, seed {seed}: test accuracy {row['accuracy']:.4f}", flush=True)
 
-    summaries = {name: summarize(runs) for name, runs in rows.items()}
-    table = markdown_table(summaries)
-    command = "python scripts/compare.py " + " ".join(sys.argv[1:] if args is None else args)
-    heading = (
-        f"Setting: {setting_name} ({', '.join(f'{k}={v}' for k, v in sizes.items()) or 'all reviews'}), seeds "
-        f"{seeds}, validation 10% of the training reviews; speed on {arguments.device} with "
-        f"{torch.get_num_threads()} threads over {len(speed_texts)} test reviews.\n\nMade by: `{command}`\n\n"
-    )
+    command = "python scripts/compare.py " + " ".join(map(str, sys.argv[1:] if args is None else args))
+    report = {
+        "setting": setting_name, "sizes": sizes, "seeds": seeds, "device": arguments.device,
+        "torch_threads": torch.get_num_threads(), "speed_samples": len(speed_texts), "command": command,
+        "summary": {name: summarize(runs) for name, runs in rows.items()}, "runs": rows,
+    }  # fmt: skip
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "comparison.md").write_text(heading + table)
-    report = {"setting": setting_name, "sizes": sizes, "seeds": seeds, "device": arguments.device,
-              "torch_threads": torch.get_num_threads(), "command": command, "summary": summaries, "runs": rows}  # fmt: skip
     (output_dir / "comparison.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(heading + table)
+    markdown = comparison_markdown(report)
+    (output_dir / "comparison.md").write_text(markdown)
+    print(markdown)
     print(f"Written: {output_dir / 'comparison.md'}, {output_dir / 'comparison.json'}")
     return report
 

@@ -23,7 +23,9 @@ def main(args: list[str] | None = None) -> int:
     parser.add_argument("--revision", default="main", help="Branch to push to (created if needed).")
     parser.add_argument("--commit_message", default="Upload model trained with imdb-sentiment", help="Commit message.")
     parser.add_argument("--create_pr", action="store_true", help="Open a pull request instead of pushing.")
-    parser.add_argument("--compare", nargs="*", default=[], help="Other model folders to compare with in the card.")
+    parser.add_argument(
+        "--comparison", help="A comparison.json written by scripts/compare.py, whose table the card then shows."
+    )
     parser.add_argument("--token", help="Hub token (default: HF_TOKEN or the token saved by `hf auth login`).")
     parser.add_argument(
         "--timeout", type=float, default=ACCESS_TIMEOUT_SECONDS, help="Seconds to wait for the Hub to answer."
@@ -33,7 +35,7 @@ def main(args: list[str] | None = None) -> int:
 
     try:
         card_path = write_model_card(
-            options.folder, repo_id=options.repo_id, revision=options.revision, compare=options.compare
+            options.folder, repo_id=options.repo_id, revision=options.revision, comparison=options.comparison
         )
     except (FileNotFoundError, ValueError) as error:
         parser.exit(1, f"error: {error}\n")

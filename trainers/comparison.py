@@ -215,3 +215,23 @@ def markdown_table(summaries: dict[str, dict]) -> str:
         lines.append("")
         lines.append("\\* training features read from the cache of an earlier run: encoding time not included.")
     return "\n".join(lines) + "\n"
+
+
+def comparison_markdown(report: dict) -> str:
+    """The comparison as `scripts/compare.py` writes it to `comparison.md` (and model cards quote it): the setting,
+    the command that made it, then the table."""
+    sizes = ", ".join(f"{name}={value}" for name, value in report["sizes"].items()) or "all reviews"
+    return (
+        f"Setting: {report['setting']} ({sizes}), seeds {report['seeds']}, validation 10% of the training reviews; "
+        f"speed on {report['device']} with {report['torch_threads']} threads over {report['speed_samples']} test "
+        f"reviews.\n\nMade by: `{report['command']}`\n\n" + markdown_table(report["summary"])
+    )
+
+
+def read_comparison(path: str | Path) -> dict:
+    """A `comparison.json` written by `scripts/compare.py`, refused with a `ValueError` if it is not one."""
+    report = json.loads(Path(path).read_text())
+    expected = {"setting", "sizes", "seeds", "device", "torch_threads", "speed_samples", "command", "summary"}
+    if not isinstance(report, dict) or not expected <= set(report):
+        raise ValueError(f"{path} is not a comparison.json written by scripts/compare.py.")
+    return report

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .comparison import comparison_markdown, read_comparison
 from .training import RECIPE_FILE, RESULTS_FILE
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
@@ -101,10 +102,10 @@ def eval_results(results: dict, dataset_id: str) -> list[EvalResult]:
 
 
 def build_model_card(
-    folder: str | Path, repo_id: str | None = None, revision: str = "main", compare: list[str | Path] = ()
+    folder: str | Path, repo_id: str | None = None, revision: str = "main", comparison: str | Path | None = None
 ) -> ModelCard:
-    """The card for `folder`, to be published as `repo_id` (default: the folder's name), compared with the runs in
-    the folders `compare`."""
+    """The card for `folder`, to be published as `repo_id` (default: the folder's name), with the table of a
+    `scripts/compare.py` run (its `comparison.json`) if `comparison` is given."""
     config, results, recipe = read_run(folder)
     dataset_id = dataset_hub_id(recipe)
     repo_id = repo_id or Path(folder).resolve().name
@@ -121,10 +122,7 @@ def build_model_card(
         metrics=["accuracy", "f1"],
         eval_results=eval_results(results, dataset_id),
     )
-    comparison = [{"name": repo_id, **results}]
-    for other in compare:
-        _, other_results, _ = read_run(other)
-        comparison.append({"name": Path(other).resolve().name, **other_results})
+    comparison_section = comparison_markdown(read_comparison(comparison)) if comparison else ""
     return ModelCard.from_template(
         card_data,
         template_path=str(TEMPLATE),
@@ -137,7 +135,7 @@ def build_model_card(
         recipe=recipe,
         recipe_yaml=yaml.safe_dump(recipe, sort_keys=False),
         max_length=recipe["max_length"],
-        comparison=comparison if compare else [],
+        comparison=comparison_section,
     )
 
 

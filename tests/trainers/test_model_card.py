@@ -6,6 +6,8 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
+from trainers.comparison import measure_folder, summarize
+from trainers.data import load_sentiment_splits
 from trainers.model_card import build_model_card, dataset_hub_id, validate_model_card, write_model_card
 
 from ..conftest import run_without_project
@@ -45,15 +47,22 @@ def test_card_needs_a_hub_dataset_id_when_trained_on_a_local_copy(tmp_path):
         dataset_hub_id({"dataset_name": str(local_copy), "dataset_hub_id": None})
 
 
-def test_comparison_rows_come_from_the_other_folders(trained_lstm_folder, tmp_path):
-    other = tmp_path / "other-run"
-    shutil.copytree(trained_lstm_folder, other, ignore=shutil.ignore_patterns("checkpoint-*"))
-    results = json.loads((other / "all_results.json").read_text())
-    results.update(test_accuracy=0.8123, num_parameters=1234567)
-    (other / "all_results.json").write_text(json.dumps(results))
-    card = build_model_card(trained_lstm_folder, repo_id="user/imdb-lstm", compare=[other])
-    assert "## Compared with other approaches" in card.text
-    assert re.search(r"\| other-run \| 81\.23% \| [\d.]+% \| 1,234,567 \|", card.text)
+def test_the_card_shows_a_comparison_table_measured_on_the_folder(trained_lstm_folder, imdb_dataset, tmp_path):
+    # The folder's test reviews (seed 42, 300 of them), measured as scripts/compare.py measures every run.
+    splits = load_sentiment_splits(imdb_dataset, seed=42, max_train_samples=2000, max_test_samples=300)
+    row = {"seed": 42, **measure_folder(trained_lstm_folder, splits, list(splits["test"]["text"][:20]), "cpu")}
+    report = {"setting": "quick", "sizes": {"max_test_samples": 300}, "seeds": [42], "device": "cpu",
+              "torch_threads": 1, "speed_samples": 20, "command": "python scripts/compare.py --quick",
+              "summary": {"lstm": summarize([row])}, "runs": {"lstm": [row]}}  # fmt: skip
+    path = tmp_path / "comparison.json"
+    path.write_text(json.dumps(report))
+    card = build_model_card(trained_lstm_folder, repo_id="user/imdb-lstm", comparison=path)
+    results = json.loads((trained_lstm_folder / "all_results.json").read_text())
+    assert "## Compared with other approaches" in card.text and "`python scripts/compare.py --quick`" in card.text
+    assert f"| lstm | 1,800 | 300 | 1 | {100 * results['test_accuracy']:.2f} |" in card.text
+    path.write_text(json.dumps({"summary": {}}))
+    with pytest.raises(ValueError, match="not a comparison.json"):
+        build_model_card(trained_lstm_folder, repo_id="user/imdb-lstm", comparison=path)
 
 
 def test_usage_snippets_run_as_written_against_the_folder(trained_lstm_folder, tmp_path):
