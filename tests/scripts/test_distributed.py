@@ -7,6 +7,9 @@ import pytest
 from accelerate.commands.config.config_args import load_config_from_file
 from transformers import pipeline
 
+from trainers.data import load_sentiment_splits
+from trainers.training import read_predictions
+
 from ..conftest import LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT
 
 LAUNCH_CONFIGS = PROJECT_ROOT / "configs" / "accelerate"
@@ -44,6 +47,11 @@ def test_two_processes_share_the_training_and_the_result_loads(imdb_dataset, tmp
     # Metrics were gathered from both processes over the whole validation and test splits.
     assert (results["eval_samples"], results["test_samples"]) == (64, 200)
     assert completed.stdout.count("Model folder:") == 1, "only the main process reports and writes"
+    # The test predictions gathered from both processes are the test reviews', in the split's order.
+    labels, probabilities, _ = read_predictions(output_dir / "test_predictions.csv")
+    test_split = load_sentiment_splits(imdb_dataset, seed=42, max_test_samples=200)["test"]
+    assert labels.tolist() == list(test_split["label"]) and probabilities.shape == (200, 2)
+    assert ((probabilities.argmax(axis=1) == labels).mean()) == results["test_accuracy"]
 
     classifier = pipeline("sentiment-analysis", model=str(output_dir), trust_remote_code=True)
     predictions = classifier(list(imdb_splits["test"]["text"][:8]), truncation=True)
