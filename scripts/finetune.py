@@ -12,15 +12,21 @@ training arguments like any other. `--help` lists all arguments.
 
 import sys
 
-from trainers.arguments import DataArguments, EncoderArguments, SentimentTrainingArguments, parse_recipe
+from trainers.arguments import (
+    BaseModelArguments,
+    DataArguments,
+    EncoderArguments,
+    SentimentTrainingArguments,
+    parse_recipe,
+)
 from trainers.builders import encoder_builder, encoder_tokenizer
 from trainers.run import start_run, train_and_finish
 from trainers.training import tokenize_splits
 
 
 def main(args: list[str] | None = None) -> dict:
-    data_args, encoder_args, training_args, recipe = parse_recipe(
-        (DataArguments, EncoderArguments, SentimentTrainingArguments), args
+    data_args, encoder_args, _, training_args, recipe = parse_recipe(
+        (DataArguments, EncoderArguments, BaseModelArguments, SentimentTrainingArguments), args
     )
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:

@@ -17,6 +17,7 @@ from transformers import default_data_collator
 
 from models import VerbalizerConfig
 from trainers.arguments import (
+    BaseModelArguments,
     DataArguments,
     EncodingArguments,
     SentimentTrainingArguments,
@@ -36,8 +37,8 @@ VerbalizerArguments = config_arguments(VerbalizerConfig, exclude=DERIVED_FIELDS)
 
 
 def main(args: list[str] | None = None) -> dict:
-    data_args, model_args, encoding_args, training_args, recipe = parse_recipe(
-        (DataArguments, VerbalizerArguments, EncodingArguments, SentimentTrainingArguments), args
+    data_args, model_args, encoding_args, _, training_args, recipe = parse_recipe(
+        (DataArguments, VerbalizerArguments, EncodingArguments, BaseModelArguments, SentimentTrainingArguments), args
     )
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:

@@ -76,6 +76,17 @@ class EncoderArguments:
     )
 
 
+@dataclass
+class BaseModelArguments:
+    base_model_hub_id: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id of the pretrained encoder that the model card names as base model, when the encoder "
+            "was read from a local copy of it."
+        },
+    )
+
+
 def _documented_arguments(docstring: str) -> dict[str, str]:
     """Maps each argument of a transformers-style `Args:` docstring to its description, on one line."""
     pattern = re.compile(r"^\s{8}(\w+) \(`[^`]*`.*?\):\n((?:\s{12}.*\n?)+)", re.MULTILINE)
@@ -145,8 +156,6 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
     instances = parser.parse_args_into_dataclasses(args=args)
     given = vars(parser.parse_args(args))
     run_recipe = {
-        dest: value
-        for dest, value in given.items()
-        if dest in recipe or value != defaults[dest] or dest == "seed"
+        dest: value for dest, value in given.items() if dest in recipe or value != defaults[dest] or dest == "seed"
     }
     return (*instances, run_recipe)

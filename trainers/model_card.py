@@ -47,7 +47,7 @@ def describe(config: dict, recipe: dict) -> str:
             head = f"an MLP ({sizes}, BatchNorm, ReLU, dropout) reads {reads}"
         frozen = "frozen" if config["freeze_encoder"] else "fine-tuned"
         return (
-            f"A {frozen} pretrained encoder ({config['encoder_name_or_path']}, {encoder['model_type']}, "
+            f"A {frozen} pretrained encoder ({encoder_name(recipe)}, {encoder['model_type']}, "
             f"{encoder['num_hidden_layers']} layers, hidden size {encoder['hidden_size']}) reads each review followed "
             f"by the template {config['template']!r}, cut to {config['max_length']} tokens "
             f"({config['truncation'].replace('_', ' and ')} of the review; the template is always kept), and {head}."
@@ -55,7 +55,7 @@ def describe(config: dict, recipe: dict) -> str:
     if "model_name_or_path" in recipe:  # scripts/finetune.py
         cut = f"its first {recipe['head_tokens']} and its last" if recipe.get("head_tokens") else "its first"
         return (
-            f"The pretrained encoder {recipe['model_name_or_path']} ({config['model_type']}) fine-tuned end to end "
+            f"The pretrained encoder {encoder_name(recipe)} ({config['model_type']}) fine-tuned end to end "
             f"with a new classification head; a review longer than {recipe['max_length']} tokens keeps {cut} tokens."
         )
     raise ValueError(f"No model card description for model_type '{config['model_type']}'.")
@@ -70,6 +70,22 @@ def dataset_hub_id(recipe: dict) -> str:
             "--dataset_hub_id (e.g. stanfordnlp/imdb) so that the model card can point to it."
         )
     return hub_id
+
+
+def base_model_hub_id(recipe: dict) -> str | None:
+    """The Hub id of the pretrained encoder a run started from: `base_model_hub_id`, else the encoder's name if that
+    is not a local folder; `None` for a model learned from scratch or an encoder known only by a local path."""
+    encoder = recipe.get("model_name_or_path") or recipe.get("encoder_name_or_path")
+    if recipe.get("base_model_hub_id"):
+        return recipe["base_model_hub_id"]
+    return encoder if encoder and not Path(encoder).exists() else None
+
+
+def encoder_name(recipe: dict) -> str:
+    """How the card names the encoder: its Hub id, else the local folder's name (never a path of the training
+    machine)."""
+    encoder = recipe.get("model_name_or_path") or recipe["encoder_name_or_path"]
+    return base_model_hub_id(recipe) or f"a local encoder named {Path(encoder).name!r}"
 
 
 def read_run(folder: str | Path) -> tuple[dict, dict, dict]:
@@ -109,10 +125,10 @@ def build_model_card(
     config, results, recipe = read_run(folder)
     dataset_id = dataset_hub_id(recipe)
     repo_id = repo_id or Path(folder).resolve().name
-    base_model = recipe.get("model_name_or_path") or recipe.get("encoder_name_or_path")
+    base_model = base_model_hub_id(recipe)
     card_data = ModelCardData(
         model_name=repo_id,
-        base_model=base_model if base_model and not Path(base_model).exists() else None,
+        base_model=base_model,
         language="en",
         license="apache-2.0",
         library_name="transformers",
