@@ -17,6 +17,10 @@ from transformers import HfArgumentParser, PreTrainedConfig, TrainingArguments
 
 from .data import DEFAULT_DATASET
 
+# Recorded in every run's recipe even at their defaults: the seed repeats the run, and the data and the encoder a run
+# started from are what its model card must name (a default can change between versions of this project).
+ALWAYS_RECORDED = ("seed", "dataset_name", "model_name_or_path", "encoder_name_or_path")
+
 
 @dataclass
 class DataArguments:
@@ -132,7 +136,7 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
     a model recipe then a preset), the command line overrides them all.
 
     Returns one instance of each dataclass, then the run's own recipe: every argument a recipe file names or that
-    differs from its default, and the seed, as given (before `TrainingArguments` post-processing), so that
+    differs from its default, and those of `ALWAYS_RECORDED`, as given (before `TrainingArguments` post-processing), so that
     `parse_recipe` takes it back and repeats the run. Unknown keys, in a recipe or on the command line, are errors.
     """
     args = sys.argv[1:] if args is None else list(args)
@@ -156,6 +160,15 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
     instances = parser.parse_args_into_dataclasses(args=args)
     given = vars(parser.parse_args(args))
     run_recipe = {
-        dest: value for dest, value in given.items() if dest in recipe or value != defaults[dest] or dest == "seed"
+        dest: value for dest, value in given.items() if dest in recipe or value != defaults[dest] or dest in ALWAYS_RECORDED
     }
     return (*instances, run_recipe)
+
+
+def training_script(recipe: dict) -> str:
+    """The script of this project that takes `recipe` (a run's `training_recipe.yaml`) back."""
+    if "encoder_name_or_path" in recipe:
+        return "scripts/train_verbalizer.py"
+    if "model_name_or_path" in recipe:
+        return "scripts/finetune.py"
+    return "scripts/train.py"

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .arguments import training_script
 from .comparison import comparison_markdown, read_comparison
 from .training import RECIPE_FILE, RESULTS_FILE
 
@@ -88,6 +89,17 @@ def encoder_name(recipe: dict) -> str:
     return base_model_hub_id(recipe) or f"a local encoder named {Path(encoder).name!r}"
 
 
+def published_recipe(recipe: dict) -> dict:
+    """The run's recipe as the card shows it, with no path of the training machine: a local dataset or encoder is
+    named by the Hub id it copies (else by the folder's name), and `output_dir` is left out."""
+    published = {key: value for key, value in recipe.items() if key != "output_dir"}
+    published["dataset_name"] = dataset_hub_id(recipe)
+    for key in ("model_name_or_path", "encoder_name_or_path"):
+        if key in recipe:
+            published[key] = base_model_hub_id(recipe) or Path(recipe[key]).name
+    return published
+
+
 def read_run(folder: str | Path) -> tuple[dict, dict, dict]:
     """The config, results and recipe a training run wrote into `folder`."""
     folder = Path(folder)
@@ -149,7 +161,8 @@ def build_model_card(
         dataset_id=dataset_id,
         results=results,
         recipe=recipe,
-        recipe_yaml=yaml.safe_dump(recipe, sort_keys=False),
+        recipe_yaml=yaml.safe_dump(published_recipe(recipe), sort_keys=False),
+        training_script=training_script(recipe),
         max_length=recipe["max_length"],
         comparison=comparison_section,
     )

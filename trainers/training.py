@@ -22,6 +22,8 @@ from transformers import (
 )
 from transformers.trainer_utils import PredictionOutput
 
+from .arguments import training_script
+
 METRICS_MODULE = Path(__file__).parent / "sentiment_metrics"
 RESULTS_FILE = "all_results.json"
 RECIPE_FILE = "training_recipe.yaml"
@@ -140,7 +142,7 @@ def train_and_evaluate(
     """Trains, evaluates the chosen checkpoint on validation, then once on test, and saves a Hub-ready folder.
 
     The folder (`output_dir`) gets the model (safetensors, config with `auto_map`, code files), the tokenizer, the
-    trainer state (training curves), `training_recipe.yaml` (the run's arguments, which `scripts/train.py` takes
+    trainer state (training curves), `training_recipe.yaml` (the run's arguments, which its training script takes
     back) and `all_results.json`: validation and test metrics, training wall time, training reviews/s, parameter
     count and number of processes, and `extra_results` (what the run measured before training).
     """
@@ -173,7 +175,7 @@ def train_and_evaluate(
         trainer.save_state()
         # `Trainer` pickles its arguments; the Hub folder holds no pickle, and the recipe says the same in YAML.
         (output_dir / "training_args.bin").unlink(missing_ok=True)
-        header = "# The arguments of this run. Re-run it: python scripts/train.py training_recipe.yaml\n"
+        header = f"# The arguments of this run. Re-run it: python {training_script(recipe)} training_recipe.yaml\n"
         (output_dir / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
         (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
         write_predictions(output_dir / TEST_PREDICTIONS_FILE, test_output, trainer.model.config.id2label)

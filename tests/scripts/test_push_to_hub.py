@@ -84,6 +84,7 @@ def test_dry_run_writes_and_checks_the_exact_folder_offline(model_folder, tmp_pa
     listed = {line.strip() for line in completed.stdout.splitlines() if line.startswith("  ")}
     assert {"README.md", "model.safetensors", "config.json", "modeling_lstm.py", "all_results.json"} <= listed
     assert not [name for name in listed if name.startswith("checkpoint-") or name.endswith((".bin", ".pt", ".pth"))]
+    assert "training_recipe.yaml" not in listed, "it holds paths of the training machine; the card shows it without"
     assert any(path.name.startswith("checkpoint-") for path in model_folder.iterdir()), "checkpoints stay local"
     card = ModelCard.load(model_folder / "README.md")
     assert card.data.model_name == "someone/imdb-lstm"
