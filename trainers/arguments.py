@@ -143,7 +143,10 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
     parser = HfArgumentParser(dataclass_types)
     defaults = {}
     for action in parser._actions:  # the first action of a dest holds its default (`--no_x` would say False)
-        defaults.setdefault(action.dest, action.default)
+        default = action.default
+        if isinstance(default, str) and action.type is not None:  # argparse parses a string default, as we must
+            default = action.type(default)  # (e.g. include_num_input_tokens_seen's "no" is given back as False)
+        defaults.setdefault(action.dest, default)
     recipe = {}
     while args and args[0].endswith((".yaml", ".yml")):
         recipe_path = Path(args.pop(0))

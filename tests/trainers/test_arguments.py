@@ -9,6 +9,7 @@ from trainers.arguments import (
     SentimentTrainingArguments,
     config_arguments,
     parse_recipe,
+    training_script,
 )
 
 from ..conftest import LSTM_RECIPE, PROJECT_ROOT
@@ -76,6 +77,20 @@ def test_later_recipes_override_earlier_ones(tmp_path):
     assert (training_args.learning_rate, training_args.per_device_train_batch_size) == (5e-5, 32)
     assert training_args.num_train_epochs == 1 and training_args.seed == 3
     assert recipe["learning_rate"] == 5e-5 and recipe["model_name_or_path"] == "google-bert/bert-base-uncased"
+
+
+def test_a_run_without_recipe_file_records_its_data_and_encoder_at_their_defaults():
+    # The model card names them (and training_script reads which script takes the recipe back).
+    *_, recipe = parse_recipe((DataArguments, EncoderArguments, SentimentTrainingArguments), ["--output_dir", "out"])
+    assert recipe == {
+        "dataset_name": "stanfordnlp/imdb",
+        "model_name_or_path": "answerdotai/ModernBERT-base",
+        "output_dir": "out",
+        "seed": 42,
+    }
+    assert training_script(recipe) == "scripts/finetune.py"
+    assert training_script({"encoder_name_or_path": "answerdotai/ModernBERT-base"}) == "scripts/train_verbalizer.py"
+    assert training_script({"dataset_name": "stanfordnlp/imdb", "vocab_size": 30000}) == "scripts/train.py"
 
 
 def test_list_hyperparameters_take_several_values_and_default_to_the_config_class():
