@@ -17,9 +17,9 @@ from transformers import HfArgumentParser, PreTrainedConfig, TrainingArguments
 
 from .data import DEFAULT_DATASET
 
-# Recorded in every run's recipe even at their defaults: the seed repeats the run, and the data and the encoder a run
-# started from are what its model card must name (a default can change between versions of this project).
-ALWAYS_RECORDED = ("seed", "dataset_name", "model_name_or_path", "encoder_name_or_path")
+# Recorded in every run's recipe even at their defaults: the seed repeats the run, and the data, the encoder a run
+# started from and the tokens it kept are what its model card states (a default can change between versions).
+ALWAYS_RECORDED = ("seed", "dataset_name", "max_length", "model_name_or_path", "encoder_name_or_path")
 
 
 @dataclass
@@ -136,8 +136,9 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
     a model recipe then a preset), the command line overrides them all.
 
     Returns one instance of each dataclass, then the run's own recipe: every argument a recipe file names or that
-    differs from its default, and those of `ALWAYS_RECORDED`, as given (before `TrainingArguments` post-processing), so that
-    `parse_recipe` takes it back and repeats the run. Unknown keys, in a recipe or on the command line, are errors.
+    differs from its default, and those of `ALWAYS_RECORDED`, as given (before `TrainingArguments` post-processing),
+    so that `parse_recipe` takes it back and repeats the run. Unknown keys, in a recipe or on the command line, are
+    errors.
     """
     args = sys.argv[1:] if args is None else list(args)
     parser = HfArgumentParser(dataclass_types)
@@ -163,7 +164,9 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
     instances = parser.parse_args_into_dataclasses(args=args)
     given = vars(parser.parse_args(args))
     run_recipe = {
-        dest: value for dest, value in given.items() if dest in recipe or value != defaults[dest] or dest in ALWAYS_RECORDED
+        dest: value
+        for dest, value in given.items()
+        if dest in recipe or value != defaults[dest] or dest in ALWAYS_RECORDED
     }
     return (*instances, run_recipe)
 

@@ -53,7 +53,7 @@ def describe(config: dict, recipe: dict) -> str:
             f"by the template {config['template']!r}, cut to {config['max_length']} tokens "
             f"({config['truncation'].replace('_', ' and ')} of the review; the template is always kept), and {head}."
         )
-    if "model_name_or_path" in recipe:  # scripts/finetune.py
+    if training_script(recipe) == "scripts/finetune.py":
         cut = f"its first {recipe['head_tokens']} and its last" if recipe.get("head_tokens") else "its first"
         return (
             f"The pretrained encoder {encoder_name(recipe)} ({config['model_type']}) fine-tuned end to end "

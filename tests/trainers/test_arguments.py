@@ -79,11 +79,12 @@ def test_later_recipes_override_earlier_ones(tmp_path):
     assert recipe["learning_rate"] == 5e-5 and recipe["model_name_or_path"] == "google-bert/bert-base-uncased"
 
 
-def test_a_run_without_recipe_file_records_its_data_and_encoder_at_their_defaults():
+def test_a_run_without_recipe_file_records_what_its_card_states_at_their_defaults():
     # The model card names them (and training_script reads which script takes the recipe back).
     *_, recipe = parse_recipe((DataArguments, EncoderArguments, SentimentTrainingArguments), ["--output_dir", "out"])
     assert recipe == {
         "dataset_name": "stanfordnlp/imdb",
+        "max_length": 512,
         "model_name_or_path": "answerdotai/ModernBERT-base",
         "output_dir": "out",
         "seed": 42,
