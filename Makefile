@@ -1,4 +1,5 @@
-# One command to set up and train, one to set up and test. Each creates .venv and installs the project first.
+# One command to set up and train, one to set up and test. Each creates .venv and installs the project first;
+# `make test` also installs Debian's Chromium (apt-get, as root or through sudo) if /usr/bin/chromium is missing.
 #   make train DATASET=path/to/imdb      (DATASET defaults to the Hub id stanfordnlp/imdb)
 #   make test IMDB_DATASET=path/to/imdb MINILM_PATH=path/to/all-MiniLM-L6-v2
 PYTHON ?= python3
@@ -10,7 +11,7 @@ IMDB_DATASET ?= stanfordnlp/imdb
 # The pretrained encoder the verbalizer's tests read (a Hub id or a local folder).
 MINILM_PATH ?= sentence-transformers/all-MiniLM-L6-v2
 
-.PHONY: setup train test
+.PHONY: setup train test browser
 
 setup: $(VENV)/.installed
 
@@ -24,5 +25,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 train: setup
 	$(VENV)/bin/python scripts/train.py configs/lstm.yaml --dataset_name $(DATASET)
 
-test: setup
+# The demo's browser test drives Debian's Chromium; Playwright cannot download a browser of its own here.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium
+
+test: setup browser
 	IMDB_DATASET=$(IMDB_DATASET) MINILM_PATH=$(MINILM_PATH) $(VENV)/bin/python -m pytest

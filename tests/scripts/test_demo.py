@@ -1,6 +1,6 @@
 """The Gradio demo started for real by `scripts/demo.py` and used through Debian's headless Chromium (Playwright).
 
-Playwright drives the system browser at /usr/bin/chromium (Debian's `chromium` package, which .ci/run installs);
+Playwright drives the system browser at /usr/bin/chromium (Debian's `chromium` package, which `make test` installs);
 Playwright's own browser download cannot work here. A missing browser fails the test rather than skipping it.
 """
 
@@ -41,7 +41,7 @@ def demo_url(trained_lstm_folder, tmp_path_factory):
 @pytest.fixture
 def page(tmp_path):
     if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium).")
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium package).")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True,
