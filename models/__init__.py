@@ -8,12 +8,17 @@ so that `trust_remote_code=True` loads it anywhere without this project.
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from .lstm import LSTMForSequenceClassification, LSTMSentimentConfig
+from .pipeline_sentiment import SortedTextClassificationPipeline
+from .tokenization_truncation import TruncatingTokenizer
 from .verbalizer import VerbalizerConfig, VerbalizerForSequenceClassification
 
 AutoConfig.register(LSTMSentimentConfig.model_type, LSTMSentimentConfig)
 AutoModelForSequenceClassification.register(LSTMSentimentConfig, LSTMForSequenceClassification)
 LSTMSentimentConfig.register_for_auto_class()
 LSTMForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+
+# Saving a `TruncatingTokenizer` copies its file into the folder and names it in `tokenizer_config.json`'s `auto_map`.
+TruncatingTokenizer.register_for_auto_class()
 
 AutoConfig.register(VerbalizerConfig.model_type, VerbalizerConfig)
 AutoModelForSequenceClassification.register(VerbalizerConfig, VerbalizerForSequenceClassification)
@@ -23,6 +28,8 @@ VerbalizerForSequenceClassification.register_for_auto_class("AutoModelForSequenc
 __all__ = [
     "LSTMForSequenceClassification",
     "LSTMSentimentConfig",
+    "SortedTextClassificationPipeline",
+    "TruncatingTokenizer",
     "VerbalizerConfig",
     "VerbalizerForSequenceClassification",
 ]

@@ -30,11 +30,11 @@ def main(args: list[str] | None = None) -> dict:
     )
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
-        tokenizer = encoder_tokenizer(encoder_args.model_name_or_path, data_args.max_length)
+        tokenizer = encoder_tokenizer(encoder_args.model_name_or_path, data_args)
         model = encoder_builder(encoder_args.model_name_or_path)({})
     except (OSError, ValueError) as error:
         sys.exit(f"error: cannot load the encoder '{encoder_args.model_name_or_path}': {error}")
-    tokenized = tokenize_splits(splits, tokenizer, training_args, head_tokens=data_args.head_tokens)
+    tokenized = tokenize_splits(splits, tokenizer, training_args)
     return train_and_finish(model, training_args, tokenized, tokenizer, recipe, push_to_hub)
 
 

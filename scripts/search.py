@@ -57,7 +57,7 @@ def main(args: list[str] | None = None) -> dict:
         tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
         build, model_parameters = lstm_builder(model_args, tokenizer), set(asdict(model_args)) - TOKENIZER_BOUND
     else:
-        tokenizer = encoder_tokenizer(model_args.model_name_or_path, data_args.max_length)
+        tokenizer = encoder_tokenizer(model_args.model_name_or_path, data_args)
         build = encoder_builder(model_args.model_name_or_path)
         model_parameters = set(AutoConfig.from_pretrained(model_args.model_name_or_path).to_dict())
     try:
@@ -66,7 +66,7 @@ def main(args: list[str] | None = None) -> dict:
         )
     except ValueError as error:
         sys.exit(f"error: {error}")
-    tokenized = tokenize_splits(splits, tokenizer, training_args, head_tokens=data_args.head_tokens)
+    tokenized = tokenize_splits(splits, tokenizer, training_args)
 
     trainer = build_trainer(None, training_args, tokenized, tokenizer, model_init=model_init_for(build, model_space))
     storage = open_storage(search_args.storage, training_args.output_dir)

@@ -20,7 +20,7 @@ def main(args: list[str] | None = None) -> dict:
     )
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
-    tokenized = tokenize_splits(splits, tokenizer, training_args, head_tokens=data_args.head_tokens)
+    tokenized = tokenize_splits(splits, tokenizer, training_args)
     model = lstm_builder(model_args, tokenizer)({})
     return train_and_finish(model, training_args, tokenized, tokenizer, recipe, push_to_hub)
 

@@ -28,9 +28,9 @@ from trainers.features import build_verbalizer, encode_splits
 from trainers.run import finish_run, start_run
 from trainers.training import build_trainer, train_and_evaluate
 
-# Set from the encoder's tokenizer, or (max_length, head_tokens) by DataArguments, so not arguments of their own.
+# Set from the encoder's tokenizer, or (the truncation) by DataArguments, so not arguments of their own.
 DERIVED_FIELDS = (
-    "encoder_config", "max_length", "head_tokens", "template_token_ids", "label_word_ids",
+    "encoder_config", "max_length", "truncation", "head_tokens", "template_token_ids", "label_word_ids",
     "leading_special_tokens", "trailing_special_tokens",
 )  # fmt: skip
 VerbalizerArguments = config_arguments(VerbalizerConfig, exclude=DERIVED_FIELDS)
@@ -42,7 +42,7 @@ def main(args: list[str] | None = None) -> dict:
     )
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
-        hyperparameters = dataclasses.asdict(model_args)
+        hyperparameters = {**dataclasses.asdict(model_args), "truncation": data_args.truncation}
         if data_args.head_tokens is not None:
             hyperparameters["head_tokens"] = data_args.head_tokens
         model, tokenizer = build_verbalizer(hyperparameters, data_args.max_length)

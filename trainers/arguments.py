@@ -11,6 +11,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from transformers import HfArgumentParser, PreTrainedConfig, TrainingArguments
@@ -43,17 +44,34 @@ class DataArguments:
     max_test_samples: int | None = field(
         default=None, metadata={"help": "Evaluate on a seeded random subset of this many test reviews."}
     )
-    max_length: int = field(default=512, metadata={"help": "Tokens kept per review; longer reviews are truncated."})
+    max_length: int = field(
+        default=512,
+        metadata={"help": "Tokens kept per review, special tokens (and a verbalizer's template) included."},
+    )
+    truncation: Literal["head", "tail", "head_tail"] = field(
+        default="head",
+        metadata={
+            "help": "What a longer review keeps: its start (head), its end (tail), or its first head_tokens tokens "
+            "and its end (head_tail). Saved with the tokenizer, so every door that loads the model cuts alike."
+        },
+    )
     head_tokens: int | None = field(
         default=None,
         metadata={
-            "help": "Head+tail truncation: a longer review keeps its first head_tokens tokens (a leading special token "
-            "such as [CLS] included) and, to fill max_length, its last ones. Unset: it keeps its first max_length."
+            "help": "With truncation head_tail (and only then): tokens kept from a long review's start, a leading "
+            "special token such as [CLS] included; the rest of max_length comes from its end."
         },
     )
     min_frequency: int = field(
         default=2, metadata={"help": "Words seen fewer times in the training split become [UNK]."}
     )
+
+    def __post_init__(self):
+        if (self.head_tokens is not None) != (self.truncation == "head_tail"):
+            raise ValueError(
+                f"head_tokens goes with truncation head_tail, and only with it; got truncation {self.truncation} "
+                f"and head_tokens {self.head_tokens}."
+            )
 
 
 @dataclass

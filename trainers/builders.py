@@ -20,7 +20,7 @@ from models import LSTMForSequenceClassification, LSTMSentimentConfig
 
 from .arguments import DataArguments, config_arguments
 from .data import LABEL_NAMES
-from .tokenizer import train_word_tokenizer
+from .tokenizer import train_word_tokenizer, truncating_tokenizer
 from .training import build_tokenizer_once
 
 ModelBuilder = Callable[[dict], PreTrainedModel]
@@ -31,11 +31,15 @@ LSTMArguments = config_arguments(LSTMSentimentConfig, exclude=("pad_token_id",))
 def lstm_tokenizer(
     splits: DatasetDict, data_args: DataArguments, vocab_size: int, args: TrainingArguments
 ) -> PreTrainedTokenizerBase:
-    """The word-level tokenizer learned on the training split, built once across processes."""
+    """The word-level tokenizer learned on the training split, cutting reviews by the run's truncation, built once
+    across processes."""
     texts = splits["train"]["text"]
-    return build_tokenizer_once(
-        args, lambda: train_word_tokenizer(texts, vocab_size, data_args.min_frequency, data_args.max_length)
-    )
+
+    def build() -> PreTrainedTokenizerBase:
+        learned = train_word_tokenizer(texts, vocab_size, data_args.min_frequency, data_args.max_length)
+        return truncating_tokenizer(learned, data_args.max_length, data_args.truncation, data_args.head_tokens)
+
+    return build_tokenizer_once(args, build)
 
 
 def lstm_builder(model_args, tokenizer: PreTrainedTokenizerBase) -> ModelBuilder:
@@ -51,9 +55,11 @@ def lstm_builder(model_args, tokenizer: PreTrainedTokenizerBase) -> ModelBuilder
     return build
 
 
-def encoder_tokenizer(model_name_or_path: str, max_length: int) -> PreTrainedTokenizerBase:
-    """The encoder's own tokenizer, saved to truncate where training truncated (also inside `pipeline`)."""
-    return AutoTokenizer.from_pretrained(model_name_or_path, model_max_length=max_length)
+def encoder_tokenizer(model_name_or_path: str, data_args: DataArguments) -> PreTrainedTokenizerBase:
+    """The encoder's own tokenizer, cutting reviews by the run's truncation; saved with the model, so that every
+    door (`pipeline` included) cuts where training cut."""
+    encoder = AutoTokenizer.from_pretrained(model_name_or_path)
+    return truncating_tokenizer(encoder, data_args.max_length, data_args.truncation, data_args.head_tokens)
 
 
 def encoder_builder(model_name_or_path: str) -> ModelBuilder:

@@ -1,9 +1,10 @@
 """The verbalizer's tokenizer and cached encoder features: what `scripts/train_verbalizer.py` and the tests share.
 
 The tokenizer saved with a verbalizer model is the encoder's own, with a post-processor that appends the template
-after each review: `[CLS] review template [MASK]? [SEP]`. The `tokenizers` library counts those appended ids when it
-truncates, so the review is cut and the template never is, and any caller (`pipeline` included) passing raw text
-gets the template. The model then cuts each row to its `max_length` (head, tail, or head and tail of the review).
+after each review: `[CLS] review template [MASK]? [SEP]`, so any caller (`pipeline` included) passing raw text gets
+the template. It is a `TruncatingTokenizer`: it cuts a long row to the model's `max_length` (head, tail, or head and
+tail of the review), counting the template among the trailing special tokens, so the template is never cut. The
+model applies the same cut to rows that reach it longer than that (a caller that did not truncate).
 
 A frozen encoder gives the same features every epoch, so each split is encoded once and cached on disk by
 `datasets`, under a fingerprint that covers everything the features depend on: the split's own rows, the encoder's
@@ -19,25 +20,16 @@ from datasets import Dataset, DatasetDict
 from tokenizers import Tokenizer, processors
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast, TrainingArguments
 
-from models import VerbalizerConfig, VerbalizerForSequenceClassification
+from models import TruncatingTokenizer, VerbalizerConfig, VerbalizerForSequenceClassification
+from models.tokenization_truncation import special_token_layout
 
-# Tokens the tokenizer keeps before the model cuts a row; the model needs the review's end for `tail`/`head_tail`.
-# IMDB's longest review has about 2,500 words (some 3,300 tokens), so every review arrives whole.
-READ_LIMIT_TOKENS = 16384
+from .batching import length_sorted_batches
+from .tokenizer import SPECIAL_TOKEN_NAMES, truncating_tokenizer
+
 TEMPLATE_TOKEN_NAME = "<verbalizer-template>"
 # Reviews encoded per `datasets.map` call, as a multiple of the encoding batch size: each call sorts its reviews by
 # length so that a batch pads to similar lengths, and the progress bar moves once per call.
 SORTING_WINDOW_BATCHES = 8
-
-
-def special_token_layout(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], list[int]]:
-    """The special token ids the tokenizer puts before and after a text (`[CLS]` and `[SEP]` for BERT)."""
-    content = tokenizer("movie", add_special_tokens=False)["input_ids"]
-    full = tokenizer("movie")["input_ids"]
-    for start in range(len(full) - len(content) + 1):
-        if full[start : start + len(content)] == content:
-            return full[:start], full[start + len(content) :]
-    raise ValueError(f"Cannot find where the text goes in {tokenizer.name_or_path}'s special tokens.")
 
 
 def single_token_id(tokenizer: PreTrainedTokenizerBase, word: str) -> int:
@@ -52,19 +44,27 @@ def single_token_id(tokenizer: PreTrainedTokenizerBase, word: str) -> int:
 
 
 def template_tokenizer(
-    encoder_tokenizer: PreTrainedTokenizerBase, template_ids: list[int], model_max_length: int
-) -> PreTrainedTokenizerFast:
-    """The encoder's tokenizer with `template_ids` appended after every text by its post-processor.
-
-    Saved as plain `tokenizer.json` (a `TokenizersBackend`), which `AutoTokenizer` loads as it is, without this
-    project and without a tokenizer class rebuilding the post-processor of its own.
-    """
+    encoder_tokenizer: PreTrainedTokenizerBase, template_ids: list[int], config: VerbalizerConfig
+) -> TruncatingTokenizer:
+    """The encoder's tokenizer with `template_ids` appended after every text by its post-processor, cutting a long
+    row to the model's `max_length` by its `truncation` (the template is never cut: it sits after the review and
+    counts among the trailing special tokens)."""
     if not encoder_tokenizer.is_fast:
         raise ValueError(
             f"The verbalizer needs a fast (`tokenizers`) tokenizer; {encoder_tokenizer.name_or_path} has none."
         )
     leading, trailing = special_token_layout(encoder_tokenizer)
-    backend = Tokenizer.from_str(encoder_tokenizer.backend_tokenizer.to_str())
+    special_tokens = {
+        name: getattr(encoder_tokenizer, name)
+        for name in SPECIAL_TOKEN_NAMES
+        if getattr(encoder_tokenizer, name, None) is not None
+    }
+    with_template = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer.from_str(encoder_tokenizer.backend_tokenizer.to_str()),
+        model_input_names=["input_ids", "attention_mask"],
+        **special_tokens,
+    )
+    backend = with_template.backend_tokenizer
     backend.no_truncation()
     backend.no_padding()
 
@@ -81,19 +81,8 @@ def template_tokenizer(
         single=" ".join(pieces),
         special_tokens=[special(i) for i in leading + trailing] + [template_entry],
     )
-    special_tokens = {
-        name: getattr(encoder_tokenizer, name)
-        for name in ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token", "bos_token", "eos_token")
-        if getattr(encoder_tokenizer, name, None) is not None
-    }
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        model_max_length=model_max_length,
-        padding_side="right",
-        truncation_side="right",
-        model_input_names=["input_ids", "attention_mask"],
-        **special_tokens,
-    )
+    head_tokens = config.head_tokens if config.truncation == "head_tail" else None
+    return truncating_tokenizer(with_template, config.max_length, config.truncation, head_tokens)
 
 
 def build_verbalizer(
@@ -124,8 +113,7 @@ def build_verbalizer(
         leading_special_tokens=len(leading),
         trailing_special_tokens=len(trailing),
     )
-    read_limit = max_length if config.truncation == "head" else READ_LIMIT_TOKENS
-    tokenizer = template_tokenizer(encoder_tokenizer, template_ids, read_limit)
+    tokenizer = template_tokenizer(encoder_tokenizer, template_ids, config)
     return VerbalizerForSequenceClassification.from_encoder(config), tokenizer
 
 
@@ -175,18 +163,15 @@ def encode_split(
     `SORTING_WINDOW_BATCHES` batches the reviews are sorted by length, so batches pad little; the encoder runs
     under `torch.inference_mode()` (no autograd bookkeeping) in eval mode, on the model's device.
     """
-    max_length = model.config.max_length
     encoded_reviews = 0
 
     def encode_window(batch: dict) -> dict:
         nonlocal encoded_reviews
         encoded_reviews += len(batch["text"])
         input_ids = tokenizer(batch["text"], truncation=True)["input_ids"]
-        order = sorted(range(len(input_ids)), key=lambda index: min(len(input_ids[index]), max_length))
         token_states: list = [None] * len(input_ids)
         mean_states: list = [None] * len(input_ids)
-        for start in range(0, len(order), batch_size):
-            indices = order[start : start + batch_size]
+        for indices in length_sorted_batches([len(ids) for ids in input_ids], batch_size):
             padded = tokenizer.pad({"input_ids": [input_ids[i] for i in indices]}, return_tensors="pt").to(model.device)
             with torch.inference_mode():
                 features = model.encode(padded["input_ids"], padded["attention_mask"])

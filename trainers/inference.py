@@ -20,6 +20,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from .batching import length_sorted_batches
+
 # Tokenizers without a length limit report this huge sentinel as `model_max_length`.
 UNLIMITED_LENGTH = int(1e29)
 INPUT_FORMATS = ("text", "csv", "jsonl")
@@ -46,13 +48,20 @@ class SentimentPredictor:
     def max_length(self) -> int:
         return self.tokenizer.model_max_length
 
+    @property
+    def truncation(self) -> str:
+        """What a review longer than `max_length` keeps (`head`, `tail`, `head_tail`), as the tokenizer cuts it."""
+        return getattr(self.tokenizer, "truncation", None) or {"right": "head", "left": "tail"}[self.tokenizer.truncation_side]
+
     def describe(self) -> dict:
-        """What a client needs to know about this model: its labels, input limit and size."""
+        """What a client needs to know about this model: its labels, how it cuts long reviews, and its size."""
         return {
             "name": self.name,
             "model_type": self.model.config.model_type,
             "labels": self.labels,
             "max_length": self.max_length,
+            "truncation": self.truncation,
+            "head_tokens": getattr(self.tokenizer, "head_tokens", None),
             "num_parameters": sum(parameter.numel() for parameter in self.model.parameters()),
         }
 
@@ -74,14 +83,11 @@ class SentimentPredictor:
         windows of `max_length` tokens, each sharing `chunk_overlap` tokens with the previous one, and its
         probabilities are the mean over its windows, so that a verdict at the end of a long review counts too.
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
         self._check_chunk_overlap(chunk_overlap)
-        order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
         probabilities = torch.zeros(len(texts), self.model.config.num_labels)
         with tqdm(total=len(texts), unit="review", disable=not show_progress, file=sys.stderr) as progress:
-            for start in range(0, len(order), batch_size):
-                batch_indices = torch.tensor(order[start : start + batch_size])
+            for batch_indices in length_sorted_batches([len(text) for text in texts], batch_size):
+                batch_indices = torch.from_numpy(batch_indices)
                 encoded = self.tokenizer(
                     [texts[index] for index in batch_indices],
                     truncation=True,

@@ -1,10 +1,13 @@
-"""A word-level tokenizer learned from the training reviews, for models whose embeddings start from scratch."""
+"""Tokenizers: the word-level one learned from the training reviews (for models whose embeddings start from
+scratch), and the truncation every approach's saved tokenizer applies (`truncating_tokenizer`)."""
 
 from collections.abc import Iterable
 
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 from tokenizers.trainers import WordLevelTrainer
-from transformers import PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+from models import TruncatingTokenizer
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
@@ -46,3 +49,32 @@ def train_word_tokenizer(
         truncation_side="right",
         model_input_names=["input_ids", "attention_mask"],
     )
+
+
+# The special tokens a tokenizer may name, carried over when it becomes a `TruncatingTokenizer`.
+SPECIAL_TOKEN_NAMES = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token", "bos_token", "eos_token")
+
+
+def truncating_tokenizer(
+    tokenizer: PreTrainedTokenizerBase, max_length: int, truncation: str, head_tokens: int | None
+) -> TruncatingTokenizer:
+    """`tokenizer` (any `tokenizers`-backed one) as a `TruncatingTokenizer` that cuts to `max_length` tokens by the
+    run's rule. Training tokenizes with it and saves it in the model folder, so every door that loads the folder
+    (pipeline, AutoTokenizer, the predictor, the server, the demo) cuts a review exactly as training and the reported
+    test figures did. An impossible rule (no room left for the text) is refused here, before any training."""
+    if not tokenizer.is_fast:
+        raise ValueError(f"A fast (`tokenizers`) tokenizer is needed; {tokenizer.name_or_path} has none.")
+    special_tokens = {
+        name: getattr(tokenizer, name) for name in SPECIAL_TOKEN_NAMES if getattr(tokenizer, name, None) is not None
+    }
+    cutting = TruncatingTokenizer(
+        tokenizer_object=Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()),
+        model_max_length=max_length,
+        padding_side="right",
+        model_input_names=list(tokenizer.model_input_names),
+        truncation=truncation,
+        head_tokens=head_tokens,
+        **special_tokens,
+    )
+    cutting.kept_from_start(max_length)  # validates the rule against this tokenizer's special tokens
+    return cutting

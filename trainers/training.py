@@ -16,15 +16,21 @@ from transformers import (
     EvalPrediction,
     PreTrainedModel,
     PreTrainedTokenizerBase,
-    PreTrainedTokenizerFast,
     Trainer,
     TrainingArguments,
 )
+from transformers.dynamic_module_utils import custom_object_save
 from transformers.trainer_utils import PredictionOutput
 
+from models import SortedTextClassificationPipeline, TruncatingTokenizer
+
 from .arguments import training_script
+from .batching import length_order, restore_order
 
 METRICS_MODULE = Path(__file__).parent / "sentiment_metrics"
+# The tasks under which `pipeline()` finds a folder's own pipeline class, and the Auto class it loads the model with.
+PIPELINE_TASKS = ("sentiment-analysis", "text-classification")
+AUTO_CLASS = "AutoModelForSequenceClassification"
 RESULTS_FILE = "all_results.json"
 RECIPE_FILE = "training_recipe.yaml"
 # Class probabilities of every test review, in the test split's order, with its label: what `scripts/compare.py`
@@ -45,42 +51,20 @@ def build_tokenizer_once(
             tokenizer = build_tokenizer()
             tokenizer.save_pretrained(args.output_dir)
             return tokenizer
-        return PreTrainedTokenizerFast.from_pretrained(args.output_dir)
+        return TruncatingTokenizer.from_pretrained(args.output_dir)
 
 
-def keep_head_and_tail(encoding: dict[str, list[int]], max_length: int, head_tokens: int) -> dict[str, list[int]]:
-    """Cuts the middle out of one tokenized review longer than `max_length`: keeps its first `head_tokens` tokens
-    (leading special tokens such as [CLS] included) and its last `max_length - head_tokens` (the closing [SEP]
-    included). Every per-token field is cut the same way."""
-    if not 0 < head_tokens < max_length:
-        raise ValueError(f"head_tokens must be between 1 and max_length - 1 ({max_length - 1}), got {head_tokens}.")
-    length = len(encoding["input_ids"])
-    if length <= max_length:
-        return encoding
-    kept = [*range(head_tokens), *range(length - (max_length - head_tokens), length)]
-    return {field: [values[index] for index in kept] for field, values in encoding.items()}
+def tokenize_splits(splits: DatasetDict, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments) -> DatasetDict:
+    """Tokenizes every split, each review cut by the tokenizer's own rule (`TruncatingTokenizer`: its head, its tail,
+    or both, to `model_max_length` tokens), and records each review's length.
 
-
-def tokenize_splits(
-    splits: DatasetDict, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments, head_tokens: int | None = None
-) -> DatasetDict:
-    """Tokenizes every split to at most the tokenizer's `model_max_length` tokens and records each review's length.
-
-    A longer review loses its end, or, with `head_tokens`, its middle (head+tail truncation, which helps on IMDB:
-    reviews often state the verdict in the last lines). The `length` column lets
-    `train_sampling_strategy="group_by_length"` batch reviews of similar length without measuring them again;
-    padding is left to the collator, so each batch is padded only to its own longest review.
+    The tokenizer saved with the model applies the same rule, so the reported test figures are what its users get.
+    The `length` column lets `train_sampling_strategy="group_by_length"` batch reviews of similar length without
+    measuring them again; padding is left to the collator, so each batch is padded only to its own longest review.
     """
-    max_length = tokenizer.model_max_length
 
     def encode(batch):
-        if head_tokens is None:
-            encoded = tokenizer(batch["text"], truncation=True)
-        else:
-            whole = tokenizer(batch["text"], truncation=False, verbose=False)
-            rows = [dict(zip(whole.keys(), values)) for values in zip(*whole.values())]
-            cut = [keep_head_and_tail(row, max_length, head_tokens) for row in rows]
-            encoded = {field: [row[field] for row in cut] for field in whole.keys()}
+        encoded = tokenizer(batch["text"], truncation=True)
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
         return encoded
 
@@ -172,6 +156,7 @@ def train_and_evaluate(
     output_dir = Path(trainer.args.output_dir)
     trainer.save_model(str(output_dir))  # on every process: FSDP gathers the weights collectively
     if trainer.is_world_process_zero():
+        ship_sorting_pipeline(trainer.model, output_dir)
         trainer.save_state()
         # `Trainer` pickles its arguments; the Hub folder holds no pickle, and the recipe says the same in YAML.
         (output_dir / "training_args.bin").unlink(missing_ok=True)
@@ -182,6 +167,23 @@ def train_and_evaluate(
     return results
 
 
+def ship_sorting_pipeline(model: PreTrainedModel, folder: Path) -> None:
+    """Makes `pipeline("sentiment-analysis", model=folder, trust_remote_code=True)` use the project's
+    `SortedTextClassificationPipeline` (length-sorted batches, truncation by default): its file goes into the folder
+    and `config.json` names it under `custom_pipelines`.
+
+    Only for models that load through remote code anyway (the LSTM, the verbalizer): on a stock architecture a custom
+    pipeline would make `pipeline()` demand `trust_remote_code=True`, which its users need not give today.
+    """
+    if type(model)._auto_class is None:
+        return
+    implementation = f"pipeline_sentiment.{SortedTextClassificationPipeline.__name__}"
+    entry = {"impl": implementation, "pt": [AUTO_CLASS], "type": "text"}
+    model.config.custom_pipelines = {task: dict(entry) for task in PIPELINE_TASKS}
+    model.config.save_pretrained(folder)
+    custom_object_save(SortedTextClassificationPipeline, folder)
+
+
 def predict_in_order(trainer: Trainer, dataset: Dataset) -> PredictionOutput:
     """`trainer.predict` on `dataset` (metrics prefixed `test_`), with rows in the dataset's order.
 
@@ -189,19 +191,15 @@ def predict_in_order(trainer: Trainer, dataset: Dataset) -> PredictionOutput:
     order of its own. Here the reviews are sorted by length (batches pad as little as with grouping) and read
     sequentially, then put back in order.
     """
-    order = (
-        np.argsort(dataset["length"], kind="stable") if "length" in dataset.column_names else np.arange(len(dataset))
-    )
+    order = length_order(dataset["length"]) if "length" in dataset.column_names else np.arange(len(dataset))
     strategy = trainer.args.train_sampling_strategy
     trainer.args.train_sampling_strategy = "sequential"  # which also decides the evaluation sampler
     try:
         output = trainer.predict(dataset.select(order), metric_key_prefix="test")
     finally:
         trainer.args.train_sampling_strategy = strategy
-    position = np.empty_like(order)
-    position[order] = np.arange(len(order))
-    logits = logits_of(output)[position]
-    label_ids = output.label_ids[position]
+    logits = restore_order(logits_of(output), order)
+    label_ids = restore_order(output.label_ids, order)
     if not np.array_equal(label_ids, np.asarray(dataset["label"])):
         raise RuntimeError("The test predictions came back in an unexpected order; no predictions file written.")
     return PredictionOutput(predictions=logits, label_ids=label_ids, metrics=output.metrics)
