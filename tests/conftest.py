@@ -21,6 +21,8 @@ TRAIN_SCRIPT = PROJECT_ROOT / "scripts" / "train.py"
 LSTM_RECIPE = PROJECT_ROOT / "configs" / "lstm.yaml"
 VERBALIZER_SCRIPT = PROJECT_ROOT / "scripts" / "train_verbalizer.py"
 VERBALIZER_RECIPE = PROJECT_ROOT / "configs" / "verbalizer.yaml"
+FINETUNE_SCRIPT = PROJECT_ROOT / "scripts" / "finetune.py"
+FINETUNE_RECIPES = PROJECT_ROOT / "configs" / "finetune"
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # Single tokens of the small tokenizer trained below, used as label words by the tests' `mlm` heads.
 TEST_LABEL_WORDS = [" bad", " good"]
@@ -67,6 +69,64 @@ def trained_lstm_folder(imdb_dataset, tmp_path_factory) -> Path:
     completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
     assert completed.returncode == 0, completed.stderr[-4000:]
     return output_dir
+
+
+def train_test_verbalizer(head_type: str, imdb_dataset: str, encoder: Path, output_dir: Path) -> Path:
+    """The verbalizer recipe as given, at test size (the small random ModernBERT as encoder, 600 real reviews, 128
+    tokens keeping a long review's first 32 and its end), trained by `scripts/train_verbalizer.py`."""
+    command = [
+        sys.executable, str(VERBALIZER_SCRIPT), str(VERBALIZER_RECIPE), "--dataset_name", imdb_dataset,
+        "--encoder_name_or_path", str(encoder), "--head_type", head_type,
+        "--output_dir", str(output_dir), "--max_train_samples", "600", "--max_test_samples", "200",
+        "--max_length", "128", "--head_tokens", "32", "--mlp_hidden_sizes", "32", "16",
+        "--label_words", *TEST_LABEL_WORDS, "--num_train_epochs", "4", "--learning_rate", "1e-2",
+        "--disable_tqdm", "true",
+    ]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return output_dir
+
+
+@pytest.fixture(scope="session")
+def verbalizer_mlp_folder(imdb_dataset, random_modernbert_folder, tmp_path_factory) -> Path:
+    output_dir = tmp_path_factory.mktemp("verbalizer-mlp") / "model"
+    return train_test_verbalizer("mlp", imdb_dataset, random_modernbert_folder, output_dir)
+
+
+@pytest.fixture(scope="session")
+def verbalizer_mlm_folder(imdb_dataset, random_modernbert_folder, tmp_path_factory) -> Path:
+    output_dir = tmp_path_factory.mktemp("verbalizer-mlm") / "model"
+    return train_test_verbalizer("mlm", imdb_dataset, random_modernbert_folder, output_dir)
+
+
+def finetune(encoder: str, recipe: str, output_dir: Path, imdb_dataset: str, *extra: str) -> Path:
+    """A few optimizer steps of a real fine-tuning recipe on 200 real reviews (128 tokens keeping a long review's first
+    32 and its end): enough to exercise the whole path. Returns the model folder."""
+    command = [
+        sys.executable, str(FINETUNE_SCRIPT), str(FINETUNE_RECIPES / recipe),
+        str(FINETUNE_RECIPES / "presets" / "aggressive.yaml"),
+        "--model_name_or_path", encoder, "--dataset_name", imdb_dataset, "--output_dir", str(output_dir),
+        "--max_train_samples", "200", "--max_test_samples", "64", "--max_length", "128", "--head_tokens", "32",
+        "--per_device_train_batch_size", "8", "--max_steps", "6", "--eval_strategy", "steps", "--eval_steps", "3",
+        "--save_strategy", "steps", "--save_steps", "3", "--disable_tqdm", "true", *extra,
+    ]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return output_dir
+
+
+@pytest.fixture(scope="session")
+def finetuned_modernbert_folder(random_modernbert_folder, imdb_dataset, tmp_path_factory) -> Path:
+    """The ModernBERT recipe fine-tuned from the small random ModernBERT (its card can name no Hub id)."""
+    output_dir = tmp_path_factory.mktemp("finetuned-modernbert") / "model"
+    return finetune(str(random_modernbert_folder), "modernbert.yaml", output_dir, imdb_dataset)
+
+
+@pytest.fixture(scope="session")
+def finetuned_minilm_folder(minilm_path, imdb_dataset, tmp_path_factory) -> Path:
+    """The MiniLM recipe fine-tuned from the real all-MiniLM-L6-v2, named by its Hub id in the card."""
+    output_dir = tmp_path_factory.mktemp("finetuned-minilm") / "model"
+    return finetune(minilm_path, "minilm.yaml", output_dir, imdb_dataset, "--base_model_hub_id", MINILM_HUB_ID)
 
 
 def build_test_verbalizer(encoder: str | Path, max_length: int = 96, **overrides):

@@ -5,20 +5,11 @@ import sys
 import pytest
 import yaml
 
-from ..conftest import (
-    PROJECT_ROOT,
-    TEST_LABEL_WORDS,
-    VERBALIZER_RECIPE,
-    VERBALIZER_SCRIPT,
-    load_folder_without_project,
-)
+from ..conftest import PROJECT_ROOT, VERBALIZER_RECIPE, VERBALIZER_SCRIPT, load_folder_without_project
 
-# The recipe as given, at test size: the small random ModernBERT as encoder, real reviews.
-SMALL_RUN = [
-    "--max_train_samples", "600", "--max_test_samples", "200", "--max_length", "128", "--head_tokens", "32",
-    "--mlp_hidden_sizes", "32", "16", "--label_words", *TEST_LABEL_WORDS, "--num_train_epochs", "4",
-    "--learning_rate", "1e-2", "--disable_tqdm", "true",
-]  # fmt: skip
+@pytest.fixture(params=["mlp", "mlm"])
+def trained_verbalizer_folder(request):
+    return request.getfixturevalue(f"verbalizer_{request.param}_folder")
 
 
 def read_config(folder) -> dict:
@@ -28,17 +19,6 @@ def read_config(folder) -> dict:
 def run_script(*args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, str(VERBALIZER_SCRIPT), *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
-
-
-@pytest.fixture(scope="module", params=["mlp", "mlm"])
-def trained_verbalizer_folder(request, imdb_dataset, random_modernbert_folder, tmp_path_factory):
-    output_dir = tmp_path_factory.mktemp(f"verbalizer-{request.param}") / "model"
-    completed = run_script(
-        str(VERBALIZER_RECIPE), "--dataset_name", imdb_dataset, "--encoder_name_or_path", str(random_modernbert_folder),
-        "--head_type", request.param, "--output_dir", str(output_dir), *SMALL_RUN,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return output_dir
 
 
 def test_folder_holds_encoder_head_tokenizer_results_and_card(trained_verbalizer_folder):
