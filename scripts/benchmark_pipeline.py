@@ -1,20 +1,31 @@
-"""Measure a saved model folder the way users run it: `pipeline("sentiment-analysis")` over the test split.
+"""Measure a saved model folder through every door users take, on the same test reviews, in one table.
 
-    python scripts/benchmark_pipeline.py outputs/lstm-imdb --dataset_name ../shared/data/imdb [--batch_size 64]
+    python scripts/benchmark_pipeline.py outputs/lstm-imdb --dataset_name ../shared/data/imdb --max_samples 3000
 
-Prints reviews/s and the accuracy of the pipeline's labels, which should equal the test accuracy in the folder's
-`all_results.json` (the same reviews through the same weights, only by the user's door).
+Rows: `pipeline("sentiment-analysis")` called on the list of reviews with batch size 1 and `--batch_size`, the
+project's predictor (`trainers.inference`, as `predict.py`, `serve.py` and the demo use it), and the model alone on
+length-sorted batches of `--sorted_batch_size` (the ceiling: no tokenizing, no pipeline). Each row gives reviews/s,
+its ratio to the sorted model alone, and the accuracy of its labels, which must be the same for every row (the same
+reviews through the same weights and the same cut). Prints the table as Markdown, then the report as JSON.
 """
 
 import argparse
 import json
 import time
 
-from tqdm.auto import tqdm
+import torch
 from transformers import pipeline
-from transformers.pipelines.pt_utils import KeyDataset
 
+from trainers.batching import length_sorted_batches
 from trainers.data import DEFAULT_DATASET, load_sentiment_splits
+from trainers.inference import load_predictor
+
+
+def timed(label: str, run) -> dict:
+    """Runs `run()` once (it returns one predicted class index per review) and times it."""
+    started = time.perf_counter()
+    predicted = run()
+    return {"door": label, "seconds": time.perf_counter() - started, "predicted": predicted}
 
 
 def main(args: list[str] | None = None) -> dict:
@@ -22,29 +33,56 @@ def main(args: list[str] | None = None) -> dict:
     parser.add_argument("model", help="Model folder or Hub id.")
     parser.add_argument("--dataset_name", default=DEFAULT_DATASET, help="Hub id or local folder of the dataset.")
     parser.add_argument("--max_samples", type=int, help="Label a seeded random subset of this many test reviews.")
-    parser.add_argument("--batch_size", type=int, default=64, help="Reviews per forward pass.")
+    parser.add_argument("--batch_size", type=int, default=64, help="Reviews per forward pass of pipeline/predictor.")
+    parser.add_argument("--sorted_batch_size", type=int, default=128, help="Batch size of the model-alone row.")
     parser.add_argument("--seed", type=int, default=42, help="Seed of the subset.")
     options = parser.parse_args(args)
 
-    splits = load_sentiment_splits(options.dataset_name, seed=options.seed, max_test_samples=options.max_samples)
-    reviews = splits["test"]
+    reviews = load_sentiment_splits(options.dataset_name, seed=options.seed, max_test_samples=options.max_samples)["test"]
+    texts, gold = list(reviews["text"]), reviews["label"]
     classifier = pipeline("sentiment-analysis", model=options.model, trust_remote_code=True)
-    label_names = reviews.features["label"].names
+    predictor = load_predictor("model", options.model)
+    label_index = classifier.model.config.label2id
 
-    started = time.perf_counter()
-    outputs = classifier(KeyDataset(reviews, "text"), batch_size=options.batch_size, truncation=True)
-    predicted = [result["label"] for result in tqdm(outputs, total=len(reviews), desc="Labelling")]
-    seconds = time.perf_counter() - started
+    def through_pipeline(batch_size: int):
+        return lambda: [label_index[r["label"]] for r in classifier(texts, batch_size=batch_size, truncation=True)]
 
-    correct = sum(label == label_names[gold] for label, gold in zip(predicted, reviews["label"]))
-    report = {
-        "model": options.model,
-        "reviews": len(reviews),
-        "batch_size": options.batch_size,
-        "seconds": round(seconds, 2),
-        "reviews_per_second": round(len(reviews) / seconds, 1),
-        "accuracy": correct / len(reviews),
-    }
+    @torch.inference_mode()
+    def model_alone():
+        # Tokenized beforehand, outside the clock: this row measures the model's forward passes only.
+        encoded = predictor.tokenizer(texts, truncation=True)["input_ids"]
+        started = time.perf_counter()
+        predicted = [0] * len(texts)
+        for batch in length_sorted_batches([len(ids) for ids in encoded], options.sorted_batch_size):
+            padded = predictor.tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
+            for index, label in zip(batch, predictor.model(**padded).logits.argmax(-1).tolist()):
+                predicted[index] = label
+        return predicted, time.perf_counter() - started
+
+    rows = [
+        timed("pipeline, batch size 1", through_pipeline(1)),
+        timed(f"pipeline, batch size {options.batch_size}", through_pipeline(options.batch_size)),
+        timed(
+            f"project predictor, batch size {options.batch_size}",
+            lambda: predictor.predict_probabilities(texts, options.batch_size).argmax(-1).tolist(),
+        ),
+    ]
+    predicted, seconds = model_alone()
+    rows.append({"door": f"model alone, sorted batches of {options.sorted_batch_size}", "seconds": seconds,
+                 "predicted": predicted})  # fmt: skip
+    sorted_rate = len(texts) / rows[-1]["seconds"]
+    for row in rows:
+        row["reviews_per_second"] = round(len(texts) / row["seconds"], 1)
+        row["share_of_sorted_rate"] = round(row["reviews_per_second"] / sorted_rate, 3)
+        row["accuracy"] = sum(p == g for p, g in zip(row.pop("predicted"), gold)) / len(texts)
+        row["seconds"] = round(row["seconds"], 2)
+
+    print(f"{len(texts):,} test reviews, {options.model}, {torch.get_num_threads()} threads\n")
+    print("| door | reviews/s | share of sorted rate | accuracy |\n| --- | ---: | ---: | ---: |")
+    for row in rows:
+        print(f"| {row['door']} | {row['reviews_per_second']:,.1f} | {row['share_of_sorted_rate']:.0%} | "
+              f"{100 * row['accuracy']:.2f}% |")  # fmt: skip
+    report = {"model": options.model, "reviews": len(texts), "rows": rows}
     print(json.dumps(report, indent=2))
     return report
 
