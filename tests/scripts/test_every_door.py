@@ -15,8 +15,10 @@ import sys
 import httpx
 import numpy as np
 import pytest
+import torch
 
 from trainers.data import load_sentiment_splits
+from trainers.inference import load_predictor
 from trainers.serving import free_loopback_port, running_server
 from trainers.training import TEST_PREDICTIONS_FILE, read_predictions
 
@@ -107,3 +109,21 @@ def test_the_rest_server_gives_the_saved_probabilities(request, imdb_dataset, tm
                     for p in answer.json()["predictions"]
                 ]
             np.testing.assert_allclose(np.array(from_server), saved, atol=TOLERANCE, rtol=0)
+
+
+@pytest.mark.parametrize("folder_fixture", FOLDERS)
+def test_chunked_prediction_differs_from_the_cut_only_on_reviews_longer_than_the_maximum(
+    folder_fixture, request, imdb_dataset
+):
+    folder, texts, _ = saved_test_run(folder_fixture, request, imdb_dataset)
+    predictor = load_predictor("model", str(folder))
+    texts = texts[:48]
+    cut = predictor.predict_probabilities(texts, batch_size=16)
+    chunked = predictor.predict_probabilities(texts, batch_size=16, chunk_overlap=8)
+    whole_lengths = [len(ids) for ids in predictor.tokenizer(texts)["input_ids"]]
+    longer = [length > predictor.max_length for length in whole_lengths]
+    assert 0 < sum(longer) < len(texts)
+    for row in (row for row, is_longer in enumerate(longer) if not is_longer):
+        torch.testing.assert_close(cut[row], chunked[row], rtol=0, atol=1e-6)
+    # Read in windows, a longer review is scored on words the cut drops (a random encoder's scores move little).
+    assert any(not torch.equal(cut[row], chunked[row]) for row, is_longer in enumerate(longer) if is_longer)
