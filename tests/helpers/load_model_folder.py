@@ -32,7 +32,7 @@ all_scores = classifier(long_review, top_k=None, truncation=True)
 # A model with position embeddings cannot read past them without truncation; the LSTM (or a model that cuts its input
 # itself) can, and must give scores then too.
 reads_any_length = getattr(model.config, "max_position_embeddings", None) is None
-untruncated = classifier(long_review, top_k=None) if reads_any_length else None
+untruncated = classifier(long_review, top_k=None, truncation=False) if reads_any_length else None
 long_ids = classifier.tokenizer(long_review, truncation=True)["input_ids"]
 
 print(json.dumps({

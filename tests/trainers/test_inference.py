@@ -37,8 +37,10 @@ def test_long_reviews_are_truncated_at_the_model_max_length(predictor, lstm_pipe
     assert len(predictor.tokenizer(long_review)["input_ids"]) > 3000 > predictor.max_length == 256
     probabilities = predictor.predict_probabilities([long_review])[0].tolist()
     truncated = pipeline_scores(lstm_pipeline, [long_review])[0]
-    whole = {entry["label"]: entry["score"] for entry in lstm_pipeline(long_review, top_k=None)}
+    by_default = {entry["label"]: entry["score"] for entry in lstm_pipeline(long_review, top_k=None)}
+    whole = {entry["label"]: entry["score"] for entry in lstm_pipeline(long_review, top_k=None, truncation=False)}
     assert probabilities == pytest.approx([truncated["NEGATIVE"], truncated["POSITIVE"]], abs=1e-5)
+    assert by_default == pytest.approx(truncated, abs=1e-6)  # the folder's own pipeline class truncates by default
     assert probabilities != pytest.approx([whole["NEGATIVE"], whole["POSITIVE"]], abs=1e-3)  # truncation mattered
 
 
