@@ -62,17 +62,18 @@ def gather_reviews(arguments: argparse.Namespace) -> list[str]:
         return arguments.texts
     source = arguments.input or "-"
     input_format = arguments.input_format or format_from_suffix(source, INPUT_FORMATS, default="text")
-    if source == "-":
-        if sys.stdin.isatty():
-            raise InputError("No reviews: give them as arguments, with --input, or on standard input.")
-        return read_reviews(sys.stdin, input_format, arguments.column, "standard input")
     try:
+        if source == "-":
+            if sys.stdin.isatty():
+                raise InputError("No reviews: give them as arguments, with --input, or on standard input.")
+            return read_reviews(sys.stdin, input_format, arguments.column, "standard input")
         with open(source, encoding="utf-8", newline="") as stream:
             return read_reviews(stream, input_format, arguments.column, source)
     except (FileNotFoundError, IsADirectoryError) as error:
         raise InputError(f"Cannot read --input '{source}': {error.strerror}.") from error
-    except UnicodeDecodeError as error:
-        raise InputError(f"'{source}' is not UTF-8 text: {error.reason} at byte {error.start}.") from error
+    except UnicodeDecodeError as error:  # standard input too, when its locale decodes strictly
+        name = "Standard input" if source == "-" else f"'{source}'"
+        raise InputError(f"{name} is not UTF-8 text: {error.reason} at byte {error.start}.") from error
 
 
 def main(args: list[str] | None = None) -> None:

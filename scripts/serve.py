@@ -9,11 +9,13 @@
 
 Routes: POST /predict, GET /models, GET /health (open), and the OpenAPI docs at /docs and /openapi.json.
 The first --model is the default for requests that name none. The server listens on 127.0.0.1 unless --host says
-otherwise.
+otherwise. On SIGTERM it stops accepting connections, answers the requests in flight, and exits with code 0.
 """
 
 import argparse
+import logging
 import os
+import signal
 import sys
 
 import uvicorn
@@ -68,6 +70,10 @@ def main(args: list[str] | None = None) -> None:
     limits = ServingLimits(
         arguments.max_text_characters, arguments.max_batch_size, arguments.max_body_bytes, arguments.batch_wait_seconds
     )
+    logging.basicConfig(format="%(levelname)s:    %(name)s: %(message)s")  # the server's own errors and tracebacks
+    # uvicorn answers SIGTERM with a graceful shutdown, then raises the signal again for the handler that was in place
+    # before it ran (by default, death by signal). After a graceful shutdown, that is a clean exit.
+    signal.signal(signal.SIGTERM, lambda signal_number, frame: sys.exit(0))
     uvicorn.run(create_app(predictors, api_keys, limits), host=arguments.host, port=arguments.port)
 
 

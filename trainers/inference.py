@@ -18,7 +18,13 @@ from typing import IO
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BatchEncoding,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from .batching import length_sorted_batches
 
@@ -30,6 +36,15 @@ OUTPUT_FORMATS = ("jsonl", "csv")
 
 class InputError(ValueError):
     """The reviews given cannot be labelled as they are; the message says where and why."""
+
+
+class UnencodableReviewError(InputError):
+    """The tokenizer raised on one review; `index` is its position among the reviews given, so callers can name it."""
+
+    def __init__(self, index: int, reason: Exception):
+        self.index = index
+        self.reason = f"{type(reason).__name__}: {reason}"
+        super().__init__(f"Review {index + 1} cannot be tokenized ({self.reason}).")
 
 
 @dataclass
@@ -79,7 +94,8 @@ class SentimentPredictor:
         the cost of a mixed batch), then put back in order. The probability function is the one `pipeline` applies:
         softmax over several labels, sigmoid for a single output or multi-label models.
 
-        A review longer than `max_length` tokens is cut there, unless `chunk_overlap` is given: then it is split into
+        A review longer than `max_length` tokens is cut by the rule saved with the model's tokenizer (its head, its
+        tail, or both: `truncation`), as training cut it, unless `chunk_overlap` is given: then it is split into
         windows of `max_length` tokens, each sharing `chunk_overlap` tokens with the previous one, and its
         probabilities are the mean over its windows, so that a verdict at the end of a long review counts too.
         """
@@ -88,14 +104,10 @@ class SentimentPredictor:
         with tqdm(total=len(texts), unit="review", disable=not show_progress, file=sys.stderr) as progress:
             for batch_indices in length_sorted_batches([len(text) for text in texts], batch_size):
                 batch_indices = torch.from_numpy(batch_indices)
-                encoded = self.tokenizer(
-                    [texts[index] for index in batch_indices],
-                    truncation=True,
-                    padding=True,
-                    return_tensors="pt",
-                    return_overflowing_tokens=chunk_overlap is not None,
-                    stride=chunk_overlap or 0,
-                )
+                try:
+                    encoded = self._encode([texts[index] for index in batch_indices], chunk_overlap)
+                except Exception as error:
+                    raise self._unencodable(texts, batch_indices.tolist(), chunk_overlap, error) from error
                 # Which review each row (window) belongs to: one row per review when nothing is chunked.
                 review_of_row = encoded.pop("overflow_to_sample_mapping", torch.arange(len(batch_indices)))
                 logits = self.model(**encoded.to(self.model.device)).logits.float()
@@ -107,6 +119,28 @@ class SentimentPredictor:
                 probabilities[batch_indices] = sums / windows
                 progress.update(len(batch_indices))
         return probabilities
+
+    def _encode(self, texts: list[str], chunk_overlap: int | None) -> BatchEncoding:
+        return self.tokenizer(
+            texts,
+            truncation=True,
+            padding=True,
+            return_tensors="pt",
+            return_overflowing_tokens=chunk_overlap is not None,
+            stride=chunk_overlap or 0,
+        )
+
+    def _unencodable(
+        self, texts: Sequence[str], indices: Sequence[int], chunk_overlap: int | None, error: Exception
+    ) -> Exception:
+        """The error naming the first of `indices` that the tokenizer refuses alone, found only after a batch failed;
+        the batch's own `error` if each review passes alone (then no single review is to blame)."""
+        for index in indices:
+            try:
+                self._encode([texts[index]], chunk_overlap)
+            except Exception as alone:
+                return UnencodableReviewError(index, alone)
+        return error
 
     def _check_chunk_overlap(self, chunk_overlap: int | None) -> None:
         if chunk_overlap is None:
@@ -170,13 +204,30 @@ def prediction_records(probabilities: torch.Tensor, labels: Sequence[str], top_k
     return records
 
 
+def check_encodable(text: str, where: str) -> None:
+    """Refuses text that is not valid Unicode, which no tokenizer can take, naming it by `where` (e.g. `texts[2]`).
+
+    A Python string can hold surrogate code points that UTF-8 cannot encode: JSON's escape `"\\ud800"` with no
+    partner, or bytes that were not UTF-8 read with `surrogateescape` (command-line arguments, some standard inputs).
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        surrogate = f"\\u{ord(text[error.start]):04x}"
+        raise InputError(
+            f"{where} holds an unpaired surrogate ({surrogate} at character {error.start + 1}), which is not text: "
+            "send valid Unicode (UTF-8)."
+        ) from error
+
+
 def check_reviews(texts: Sequence[str], source: str) -> None:
-    """Refuses an empty list and reviews that are blank, naming the first offending row of `source`."""
+    """Refuses an empty list and blank or invalid reviews, naming the first offending row of `source`."""
     if not texts:
         raise InputError(f"No reviews in {source}.")
     for index, text in enumerate(texts):
         if not text.strip():
             raise InputError(f"Review {index + 1} of {source} is empty or only whitespace.")
+        check_encodable(text, f"Review {index + 1} of {source}")
 
 
 def read_reviews(stream: IO[str], input_format: str, column: str, source: str) -> list[str]:
@@ -214,6 +265,9 @@ def _jsonl_text(line: str, column: str, source: str, line_number: int) -> str:
     if not isinstance(row[column], str):
         kind = type(row[column]).__name__
         raise InputError(f"Field '{column}' on line {line_number} of {source} is {kind}, not text.")
+    # Checked here too, not only by `check_reviews`, to name the file's line: blank lines are skipped, so the review's
+    # number is not its line's.
+    check_encodable(row[column], f"Line {line_number} of {source}")
     return row[column]
 
 

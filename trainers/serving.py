@@ -8,11 +8,18 @@ passes of one.
 
 Safety: every route but `/health` and the docs needs a key in the `x-api-key` header, compared in constant time;
 bodies over the size limit are refused before they are parsed; each review's length and each batch's size are
-capped; every refusal is a 4xx JSON answer `{"detail": "..."}` in plain words.
+capped, and text that is not valid Unicode is refused before it reaches a batch; every refusal is a 4xx JSON answer
+`{"detail": "..."}` in plain words.
+
+Isolation: no request fails because of another. If a shared forward pass fails anyway, its requests are labelled
+again one by one and only those that fail alone fail (422 when the tokenizer refused a review, else 500). An
+unexpected error is a 500 JSON answer with its traceback logged. At shutdown the batchers answer every queued
+request before they stop.
 """
 
 import asyncio
 import hmac
+import logging
 import socket
 import subprocess
 import time
@@ -29,13 +36,21 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from .inference import SentimentPredictor, prediction_records
+from .inference import (
+    InputError,
+    SentimentPredictor,
+    UnencodableReviewError,
+    check_encodable,
+    prediction_records,
+)
 
 API_KEY_HEADER = "x-api-key"
 # The environment variable that holds the server's API keys, comma-separated.
 API_KEYS_VARIABLE = "SENTIMENT_API_KEYS"
 # Routes anyone may call: liveness and the API's documentation. Every other path, unknown ones included, needs a key.
 OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,7 +111,9 @@ class MicroBatcher:
         self.worker = asyncio.create_task(self._run(), name=f"micro-batcher-{self.predictor.name}")
 
     async def stop(self) -> None:
+        """Answers every request already queued, then stops the worker."""
         if self.worker is not None:
+            await self.queue.join()
             self.worker.cancel()
             await asyncio.gather(self.worker, return_exceptions=True)
 
@@ -132,17 +149,26 @@ class MicroBatcher:
                 batch.append(waiting)
                 size += len(waiting[0])
             await self._label(batch)
+            for _ in batch:  # `stop` waits until every queued request is answered
+                self.queue.task_done()
 
     async def _label(self, batch: list[tuple[Sequence[str], asyncio.Future]]) -> None:
+        """Answers each request of `batch` with its rows of one forward pass; if the pass fails, labels the requests
+        one by one, so that only a request that fails alone gets an error, and the worker lives on."""
         texts = [text for request_texts, _ in batch for text in request_texts]
         try:
             probabilities = await asyncio.to_thread(
                 self.predictor.predict_probabilities, texts, batch_size=self.max_batch_size
             )
-        except Exception as error:  # the requests waiting on this batch get the error, the worker lives on
-            for _, future in batch:
-                if not future.done():
+        except Exception as error:
+            if len(batch) == 1:
+                ((_, future),) = batch
+                if not future.done():  # a client that disconnected cancelled its future
                     future.set_exception(error)
+                return
+            for request_texts, future in batch:  # one of them broke the shared pass: find which, alone
+                if not future.done():
+                    await self._label([(request_texts, future)])
             return
         self.forward_passes += 1
         self.requests_served += len(batch)
@@ -151,6 +177,32 @@ class MicroBatcher:
             if not future.done():  # a client that disconnected cancelled its future
                 future.set_result(probabilities[start : start + len(request_texts)])
             start += len(request_texts)
+
+
+class ServerErrorsAsJSON:
+    """ASGI middleware, the outermost: an unexpected error becomes a 500 `{"detail": ...}` answer and a logged
+    traceback, where Starlette would answer a plain-text page. Clients see the error's kind, not its details."""
+
+    def __init__(self, app: Callable):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        response_started = False
+
+        async def watched_send(message: dict) -> None:
+            nonlocal response_started
+            response_started |= message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception as error:
+            logger.exception("%s %s failed", scope["method"], scope["path"])
+            if not response_started:  # otherwise the client gets a cut-off answer: too late to replace it
+                detail = f"Internal server error ({type(error).__name__}); the server logged it."
+                await refuse(500, detail, scope, send)
 
 
 class RequestGuard:
@@ -240,22 +292,31 @@ def describe_validation_error(error: RequestValidationError) -> str:
     return "; ".join(problems)
 
 
+def review_field(request: PredictRequest, index: int) -> str:
+    """How the client named review `index` of its request: `text`, or `texts[index]`."""
+    return "text" if request.text is not None else f"texts[{index}]"
+
+
 def check_texts(request: PredictRequest, limits: ServingLimits) -> list[str]:
-    """The reviews of a request, or a 422 naming the first rule broken (exactly one of text/texts, none blank...)."""
+    """The reviews of a request, or a 422 naming the first rule broken (exactly one of text/texts, none blank, all
+    valid Unicode...)."""
     if (request.text is None) == (request.texts is None):
         raise HTTPException(422, "Send exactly one of 'text' (one review) or 'texts' (a list of reviews).")
     texts = [request.text] if request.text is not None else request.texts
-    field = "text" if request.text is not None else "texts"
     if not texts:
         raise HTTPException(422, "'texts' is empty: send at least one review.")
     if len(texts) > limits.max_batch_size:
         raise HTTPException(422, f"'texts' holds {len(texts)} reviews; the limit is {limits.max_batch_size}.")
     for index, text in enumerate(texts):
-        where = field if request.text is not None else f"texts[{index}]"
+        where = review_field(request, index)
         if not text.strip():
             raise HTTPException(422, f"{where} is empty or only whitespace.")
         if len(text) > limits.max_text_characters:
             raise HTTPException(422, f"{where} has {len(text)} characters; the limit is {limits.max_text_characters}.")
+        try:
+            check_encodable(text, where)
+        except InputError as error:
+            raise HTTPException(422, str(error)) from error
     return texts
 
 
@@ -327,12 +388,18 @@ def create_app(predictors: Sequence[SentimentPredictor], api_keys: Sequence[str]
         labels = by_name[name].labels
         if request.top_k > len(labels):
             raise HTTPException(422, f"top_k is {request.top_k}; model '{name}' has {len(labels)} labels.")
-        records = prediction_records(await batchers[name].probabilities(texts), labels, request.top_k)
+        try:
+            probabilities = await batchers[name].probabilities(texts)
+        except UnencodableReviewError as error:
+            where = review_field(request, error.index)
+            raise HTTPException(422, f"{where} cannot be tokenized by model '{name}' ({error.reason}).") from error
+        records = prediction_records(probabilities, labels, request.top_k)
         if request.text is not None:
             return PredictResponse(model=name, prediction=records[0])
         return PredictResponse(model=name, predictions=records)
 
     app.add_middleware(RequestGuard, api_keys=api_keys, max_bytes=limits.max_body_bytes, open_paths=OPEN_PATHS)
+    app.add_middleware(ServerErrorsAsJSON)  # added last, so it wraps everything else, RequestGuard included
     return app
 
 

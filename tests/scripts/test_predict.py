@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -81,6 +82,39 @@ def test_missing_file_missing_column_and_empty_input_are_clear_errors(trained_ls
         completed = run_predict("--model", trained_lstm_folder, *arguments)
         assert completed.returncode != 0 and message in completed.stderr, completed.stderr
         assert completed.stdout == ""
+
+
+def test_text_that_is_not_unicode_is_refused_naming_its_line_or_row(trained_lstm_folder, reviews, tmp_path):
+    # A JSON escape of half a surrogate pair decodes to a string no tokenizer can take; a blank line comes first, so
+    # the refusal must count file lines, not reviews.
+    lines = [json.dumps({"text": reviews[0]}), "", '{"text": "A fine \\ud800 film."}', json.dumps({"text": reviews[1]})]
+    (tmp_path / "reviews.jsonl").write_text("\n".join(lines) + "\n")
+    # Bytes that are not UTF-8 (a Latin-1 "café") reach Python as surrogates in arguments (and in standard input, with
+    # some locales: the same check refuses them); standard input that decodes strictly fails to decode instead.
+    latin1_review = "Un film magnifique, quel caf\xe9.".encode("latin-1")
+    stdin = f"{reviews[0]}\n".encode() + latin1_review + b"\n"
+    cases = [  # (arguments, standard input, PYTHONIOENCODING, the error it must print)
+        (
+            ["--input", tmp_path / "reviews.jsonl"], None, None,
+            f"error: Line 3 of {tmp_path / 'reviews.jsonl'} holds an unpaired surrogate (\\ud800 at character 8), "
+            "which is not text: send valid Unicode (UTF-8).",
+        ),
+        (
+            [reviews[0], os.fsdecode(latin1_review)], None, None,
+            "error: Review 2 of the arguments holds an unpaired surrogate (\\udce9 at character 29)",
+        ),
+        ([], stdin, "utf-8:strict", "error: Standard input is not UTF-8 text: invalid continuation byte at byte"),
+    ]  # fmt: skip
+    running = []
+    for arguments, standard_input, encoding, _ in cases:  # started together: each spends seconds importing torch
+        env = {**os.environ, "PYTHONIOENCODING": encoding} if encoding else None
+        command = [sys.executable, str(PREDICT_SCRIPT), "--model", str(trained_lstm_folder), *map(str, arguments)]
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        running.append((subprocess.Popen(command, env=env, **pipes), standard_input))
+    for (process, standard_input), (*_, message) in zip(running, cases):
+        output, errors = process.communicate(standard_input or b"", timeout=300)
+        assert process.returncode == 1 and message in errors.decode(errors="replace"), errors
+        assert not output and b"Traceback" not in errors
 
 
 def test_help_of_every_serving_command():

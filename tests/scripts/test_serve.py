@@ -1,19 +1,28 @@
 """The REST API, run by `scripts/serve.py` as a real uvicorn server on a free loopback port and called over HTTP."""
 
+import asyncio
+import json
+import logging
 import os
+import random
+import signal
 import subprocess
 import sys
+import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 import torch
+from fastapi.testclient import TestClient
 from transformers import AutoConfig, AutoTokenizer, pipeline
 
 from models import LSTMForSequenceClassification
-from trainers.serving import free_loopback_port, running_server
+from trainers.inference import SentimentPredictor, UnencodableReviewError, load_predictor
+from trainers.serving import MicroBatcher, ServingLimits, create_app, free_loopback_port, running_server
 
 from ..conftest import PROJECT_ROOT, pipeline_scores
 
@@ -173,6 +182,13 @@ BAD_JSON_BODIES = [
 BAD_RAW_BODIES = [
     ("invalid JSON", b'{"text": "A fine film.', 422, "The request body is not valid JSON"),
     ("invalid UTF-8", b'{"text": "A fine caf\xe9 film."}', 400, "not valid UTF-8 (byte 20: invalid continuation byte)"),
+    # Valid JSON and UTF-8, but the escape of half a surrogate pair decodes to a string no tokenizer can take.
+    (
+        "unpaired surrogate",
+        b'{"texts": ["A fine film.", "A fine \\ud800 film."]}',
+        422,
+        "texts[1] holds an unpaired surrogate (\\ud800 at character 8), which is not text",
+    ),
     ("oversized body", b'{"text": "' + b"a" * MAX_BODY_BYTES + b'"}', 413, "larger than the limit of 100000 bytes"),
     ("oversized chunked body", None, 413, "larger than the limit of 100000 bytes"),
 ]
@@ -209,3 +225,255 @@ def test_serve_refuses_to_start_without_keys_or_with_a_bad_model_spec(trained_ls
         capture_output=True, text=True, env={**env, "SENTIMENT_API_KEYS": "k"}, timeout=120,
     )  # fmt: skip
     assert unnamed.returncode != 0 and "NAME=FOLDER_OR_HUB_ID" in unnamed.stderr
+
+
+@pytest.fixture(scope="module")
+def lstm_predictor(trained_lstm_folder) -> SentimentPredictor:
+    """The trained LSTM loaded as the server loads it, labelling offline: what every answer must agree with."""
+    return load_predictor("lstm", str(trained_lstm_folder))
+
+
+@dataclass
+class RecordingPredictor(SentimentPredictor):
+    """The real predictor, keeping the reviews of every forward pass asked of it."""
+
+    passes: list[list[str]] = field(default_factory=list)
+
+    def predict_probabilities(self, texts, *args, **options) -> torch.Tensor:
+        self.passes.append(list(texts))
+        return super().predict_probabilities(texts, *args, **options)
+
+
+def test_a_review_that_breaks_a_shared_forward_pass_fails_only_its_own_request(lstm_predictor, imdb_splits):
+    predictor = RecordingPredictor(lstm_predictor.name, lstm_predictor.model, lstm_predictor.tokenizer)
+    reviews = list(imdb_splits["test"]["text"][:6])
+    # Called directly, the batcher gets no validation: the lone surrogate reaches the real tokenizer, which raises.
+    requests = [reviews[:2], reviews[2:3], [reviews[3], "A fine \ud800 film."], reviews[4:]]
+
+    async def label_concurrently() -> list:
+        batcher = MicroBatcher(predictor, max_batch_size=64, wait_seconds=0.5)  # long enough to gather all four
+        batcher.start()
+        answers = await asyncio.gather(*map(batcher.probabilities, requests), return_exceptions=True)
+        await batcher.stop()
+        return answers
+
+    answers = asyncio.run(label_concurrently())
+    assert predictor.passes[0] == [text for texts in requests for text in texts], "the requests did not share a pass"
+    assert isinstance(answers[2], UnencodableReviewError) and answers[2].index == 1, answers[2]
+    expected = lstm_predictor.predict_probabilities(reviews)[[0, 1, 2, 4, 5]]
+    torch.testing.assert_close(torch.cat([answers[0], answers[1], answers[3]]), expected, rtol=0, atol=1e-5)
+
+
+def test_stopping_a_batcher_first_answers_the_requests_still_queued(lstm_predictor, imdb_splits):
+    reviews = list(imdb_splits["test"]["text"][:3])
+
+    async def stop_while_queued() -> list[asyncio.Future]:
+        batcher = MicroBatcher(lstm_predictor, max_batch_size=64, wait_seconds=0.5)
+        batcher.start()
+        pending = [asyncio.ensure_future(batcher.probabilities([review])) for review in reviews]
+        await asyncio.sleep(0.1)  # all queued, and their batch still open for more
+        await batcher.stop()
+        return pending
+
+    pending = asyncio.run(stop_while_queued())
+    assert all(future.done() and not future.cancelled() for future in pending), "stop() dropped queued requests"
+    expected = lstm_predictor.predict_probabilities(reviews)
+    torch.testing.assert_close(torch.cat([future.result() for future in pending]), expected, rtol=0, atol=1e-5)
+
+
+TOKENIZER_REFUSES, MODEL_BREAKS = "A review this tokenizer refuses.", "A review this model breaks on."
+
+
+@dataclass
+class FaultyPredictor(RecordingPredictor):
+    """The real predictor, failing on two marked reviews the two ways a forward pass can: its tokenizer raises on one
+    (the client's fault: 422), and an unexpected error follows the other (the server's fault: 500)."""
+
+    def _encode(self, texts: list[str], chunk_overlap: int | None):
+        if TOKENIZER_REFUSES in texts:
+            raise ValueError("no tokens for the marked review")
+        return super()._encode(texts, chunk_overlap)
+
+    def predict_probabilities(self, texts, *args, **options) -> torch.Tensor:
+        probabilities = super().predict_probabilities(texts, *args, **options)
+        if MODEL_BREAKS in texts:
+            raise RuntimeError("the model broke on the marked review")
+        return probabilities
+
+
+def test_only_the_failing_requests_of_a_shared_pass_get_errors(lstm_predictor, imdb_splits, caplog):
+    predictor = FaultyPredictor(lstm_predictor.name, lstm_predictor.model, lstm_predictor.tokenizer)
+    reviews = list(imdb_splits["test"]["text"][:8])
+    bodies = [{"text": review} for review in reviews] + [
+        {"texts": [reviews[0], TOKENIZER_REFUSES]},
+        {"text": MODEL_BREAKS},
+    ]
+    # A batch held open for 0.5 s gathers all the concurrent requests below into one forward pass.
+    app = create_app([predictor], ["key"], ServingLimits(batch_wait_seconds=0.5))
+    with TestClient(app, raise_server_exceptions=False, headers={"x-api-key": "key"}) as client:
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            responses = list(pool.map(lambda body: client.post("/predict", json=body), bodies))
+    assert len(predictor.passes[0]) == len(reviews) + 3, "the requests did not share a forward pass"
+
+    expected = lstm_predictor.predict_probabilities(reviews)
+    for response, probabilities in zip(responses, expected):
+        assert response.status_code == 200, response.text
+        assert response.json()["prediction"]["score"] == pytest.approx(probabilities.max().item(), abs=1e-5)
+    refused, broken = responses[len(reviews) :]
+    assert refused.status_code == 422
+    assert refused.json() == {
+        "detail": "texts[1] cannot be tokenized by model 'lstm' (ValueError: no tokens for the marked review)."
+    }
+    assert (broken.status_code, broken.headers["content-type"]) == (500, "application/json")
+    assert broken.json() == {"detail": "Internal server error (RuntimeError); the server logged it."}
+    (logged,) = [record for record in caplog.records if record.name == "trainers.serving"]
+    assert logged.levelno == logging.ERROR and logged.getMessage() == "POST /predict failed"
+    assert logged.exc_info[0] is RuntimeError and "Traceback" in caplog.text
+
+
+@dataclass
+class LoadCase:
+    """One request of the load test: what it is, how to send it, and the answer it must get."""
+
+    kind: str
+    arguments: dict
+    status: int
+    labels: list[str] | None = None  # for a valid request: the offline predictor's label of each review
+
+
+def invalid_cases(review: str) -> list[LoadCase]:
+    """Every kind of bad request we can think of, each with the status it must get: never a 5xx."""
+    key = {"x-api-key": ENV_KEYS[0], "content-type": "application/json"}
+
+    def post(kind: str, status: int, body=None, content: bytes | None = None, headers: dict = key) -> LoadCase:
+        content = content if content is not None else json.dumps(body).encode()
+        return LoadCase(kind, {"method": "POST", "url": "/predict", "headers": headers, "content": content}, status)
+
+    quoted = json.dumps(review).encode()  # the review as a JSON string, for raw bodies
+    return [
+        post("invalid JSON", 422, content=b'{"text": ' + quoted[:-20]),
+        post("not UTF-8", 400, content=b'{"text": "A fine caf\xe9 film."}'),
+        post("body not an object", 422, [review]),
+        post("non-string text", 422, {"text": 42}),
+        post("null in a batch", 422, {"texts": [review, None]}),
+        post("texts not a list", 422, {"texts": review}),
+        post("top_k not a number", 422, {"text": review, "top_k": "two"}),
+        post("empty text", 422, {"text": ""}),
+        post("whitespace in a batch", 422, {"texts": [review, " \n\t "]}),
+        post("empty batch", 422, {"texts": []}),
+        post("too long text", 422, {"text": "great " * 4000}),
+        post("lone high surrogate", 422, content=b'{"text": "A fine \\ud800 film."}'),
+        post("lone low surrogate in a batch", 422, content=b'{"texts": [' + quoted + b', "Fine \\udc00."]}'),
+        post("surrogate pair reversed", 422, content=b'{"text": "Fine \\ude00\\ud83d film."}'),
+        post("extra field", 422, {"text": review, "txt": review}),
+        post("misspelled field", 422, {"review": review}),
+        post("both fields", 422, {"text": review, "texts": [review]}),
+        post("no review", 422, {"model": "lstm"}),
+        post("unknown model", 422, {"text": review, "model": "gpt"}),
+        post("batch over the limit", 422, {"texts": [review[:100]] * 65}),
+        post("body over the byte limit", 413, {"text": "a" * MAX_BODY_BYTES}),
+        post("missing key", 401, {"text": review}, headers={"content-type": "application/json"}),
+        post("wrong key", 401, {"text": review}, headers={**key, "x-api-key": "not-a-key"}),
+        post("top_k 0", 422, {"text": review, "top_k": 0}),
+        post("top_k -1", 422, {"texts": [review], "top_k": -1}),
+        post("top_k over the labels", 422, {"text": review, "top_k": 3}),
+        LoadCase("wrong method", {"method": "GET", "url": "/predict", "headers": key}, 405),
+        LoadCase("unknown route", {"method": "POST", "url": "/label", "headers": key, "content": quoted}, 404),
+    ]
+
+
+def valid_case(rng: random.Random, offline_labels: dict[str, str]) -> LoadCase:
+    """A good request of random shape over real reviews, some ending in an emoji that JSON carries as the escapes of
+    a surrogate pair (a valid one, unlike the invalid cases' lone halves)."""
+    reviews = rng.sample(sorted(offline_labels), rng.randint(1, 8))
+    body, kind = {"texts": reviews, "top_k": rng.choice([1, 2])}, "a batch"
+    if len(reviews) == 1 and rng.random() < 0.5:
+        body, kind = {"text": reviews[0]}, "one review"
+    if rng.random() < 0.5:
+        body["model"], kind = "lstm", kind + ", model named"
+    content = json.dumps(body).encode()  # ensure_ascii: every non-ASCII character goes as an escape
+    headers = {"x-api-key": FILE_KEY, "content-type": "application/json"}
+    arguments = {"method": "POST", "url": "/predict", "headers": headers, "content": content}
+    return LoadCase(kind, arguments, 200, [offline_labels[review] for review in reviews])
+
+
+def answer_is_right(case: LoadCase, response: httpx.Response) -> bool:
+    if response.status_code != case.status or response.headers.get("content-type") != "application/json":
+        return False
+    if case.labels is None:
+        return bool(response.json()["detail"])
+    answer = response.json()
+    predictions = answer["predictions"] if "predictions" in answer else [answer["prediction"]]
+    return answer["model"] == "lstm" and [prediction["label"] for prediction in predictions] == case.labels
+
+
+LOAD_SECONDS, LOAD_CLIENTS, VALID_SHARE = 8, 32, 0.6
+
+
+def test_under_load_bad_requests_never_fail_good_ones(server, lstm_predictor, imdb_splits):
+    reviews = list(imdb_splits["test"]["text"][:48])
+    reviews += [f"{review} \U0001f600" for review in reviews[:16]]
+    offline = lstm_predictor.predict_probabilities(reviews).argmax(dim=-1).tolist()
+    offline_labels = {review: lstm_predictor.labels[index] for review, index in zip(reviews, offline)}
+    bad = invalid_cases(reviews[0])
+
+    async def run_clients() -> list[tuple[LoadCase, httpx.Response]]:
+        results, deadline = [], time.monotonic() + LOAD_SECONDS
+        limits = httpx.Limits(max_connections=LOAD_CLIENTS)
+        async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
+
+            async def one_client(seed: int) -> None:
+                rng = random.Random(seed)
+                while time.monotonic() < deadline:
+                    case = valid_case(rng, offline_labels) if rng.random() < VALID_SHARE else rng.choice(bad)
+                    results.append((case, await client.request(**case.arguments)))
+
+            await asyncio.gather(*map(one_client, range(LOAD_CLIENTS)))
+        return results
+
+    results = asyncio.run(run_clients())
+    counts = Counter(f"{response.status_code // 100}xx" for _, response in results)
+    summary = f"{len(results)} requests, {dict(sorted(counts.items()))}"
+    print(f"\nLoad test, {LOAD_CLIENTS} clients for {LOAD_SECONDS} s: {summary}")
+    wrong = [(case.kind, response.status_code, response.text[:200]) for case, response in results
+             if not answer_is_right(case, response)]  # fmt: skip
+    assert not wrong, f"{len(wrong)} of {len(results)} answers were wrong, e.g. {wrong[:5]}"
+    assert counts["5xx"] == 0
+    assert {case.kind for case, _ in results} >= {case.kind for case in bad}, "some kinds of bad request never ran"
+    assert server.process.poll() is None and "Traceback" not in server.log.read_text()
+
+
+def test_sigterm_answers_the_requests_in_flight_then_exits_cleanly(
+    trained_lstm_folder, lstm_predictor, imdb_splits, tmp_path
+):
+    port = free_loopback_port()
+    url, key = f"http://127.0.0.1:{port}", ENV_KEYS[0]
+    # Each batch waits 2 s for more reviews, so the four requests below are still in flight when the signal comes.
+    command = [sys.executable, str(SERVE_SCRIPT), "--model", f"lstm={trained_lstm_folder}", "--port", str(port),
+               "--batch_wait_seconds", "2"]  # fmt: skip
+    longest = sorted(imdb_splits["test"]["text"], key=len)[-48:]
+    requests = [longest[start : start + 12] for start in range(0, len(longest), 12)]  # 48 reviews, under a full batch
+
+    def post(texts: list[str]) -> tuple[httpx.Response, float]:
+        response = httpx.post(f"{url}/predict", json={"texts": texts}, headers={"x-api-key": key}, timeout=60)
+        return response, time.monotonic()
+
+    env = {**os.environ, "SENTIMENT_API_KEYS": key}
+    log = tmp_path / "server.log"
+    with running_server(command, f"{url}/health", log, env) as process, ThreadPoolExecutor(len(requests)) as pool:
+        in_flight = [pool.submit(post, texts) for texts in requests]
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        time.sleep(0.5)  # uvicorn looks for the signal every 0.1 s, then closes its socket to new connections
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/health", timeout=5)
+        answers = [future.result() for future in in_flight]
+        assert process.wait(timeout=30) == 0, log.read_text()[-4000:]
+
+    for (response, answered_at), texts in zip(answers, requests):
+        assert response.status_code == 200, response.text
+        assert answered_at > signalled + 0.5, "the request was answered before the signal: the test proves nothing"
+        expected = lstm_predictor.predict_probabilities(texts).argmax(dim=-1).tolist()
+        assert [p["label"] for p in response.json()["predictions"]] == [lstm_predictor.labels[i] for i in expected]
+    assert "Traceback" not in log.read_text()
