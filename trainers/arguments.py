@@ -19,8 +19,8 @@ from transformers import HfArgumentParser, PreTrainedConfig, TrainingArguments
 from .data import DEFAULT_DATASET
 
 # Recorded in every run's recipe even at their defaults: the seed repeats the run, and the data, the encoder a run
-# started from and the tokens it kept are what its model card states (a default can change between versions).
-ALWAYS_RECORDED = ("seed", "dataset_name", "max_length", "model_name_or_path", "encoder_name_or_path")
+# started from and the tokens it kept (and how) are what its model card states (a default can change between versions).
+ALWAYS_RECORDED = ("seed", "dataset_name", "max_length", "truncation", "model_name_or_path", "encoder_name_or_path")
 
 
 @dataclass

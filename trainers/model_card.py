@@ -20,6 +20,14 @@ CARD_FILE = "README.md"
 DATASET_NAME = "IMDB"
 
 
+def describe_cut(recipe: dict) -> str:
+    """What a review longer than the run's `max_length` keeps, in words (the spec its tokenizer saves and applies)."""
+    truncation = recipe.get("truncation", "head")
+    if truncation == "head_tail":
+        return f"its first {recipe['head_tokens']} tokens and its end"
+    return {"head": "its start", "tail": "its end"}[truncation]
+
+
 def describe(config: dict, recipe: dict) -> str:
     """One sentence on the architecture, from its `config.json` and the run's recipe."""
     if config["model_type"] == "imdb_lstm":
@@ -51,13 +59,13 @@ def describe(config: dict, recipe: dict) -> str:
             f"A {frozen} pretrained encoder ({encoder_name(recipe)}, {encoder['model_type']}, "
             f"{encoder['num_hidden_layers']} layers, hidden size {encoder['hidden_size']}) reads each review followed "
             f"by the template {config['template']!r}, cut to {config['max_length']} tokens "
-            f"({config['truncation'].replace('_', ' and ')} of the review; the template is always kept), and {head}."
+            f"(a longer review keeps {describe_cut(recipe)}; the template is always kept), and {head}."
         )
     if training_script(recipe) == "scripts/finetune.py":
-        cut = f"its first {recipe['head_tokens']} and its last" if recipe.get("head_tokens") else "its first"
         return (
             f"The pretrained encoder {encoder_name(recipe)} ({config['model_type']}) fine-tuned end to end "
-            f"with a new classification head; a review longer than {recipe['max_length']} tokens keeps {cut} tokens."
+            f"with a new classification head; a review longer than {recipe['max_length']} tokens keeps "
+            f"{describe_cut(recipe)}."
         )
     raise ValueError(f"No model card description for model_type '{config['model_type']}'.")
 
@@ -164,6 +172,7 @@ def build_model_card(
         recipe_yaml=yaml.safe_dump(published_recipe(recipe), sort_keys=False),
         training_script=training_script(recipe),
         max_length=recipe["max_length"],
+        cut=describe_cut(recipe),
         comparison=comparison_section,
     )
 

@@ -56,7 +56,7 @@ def test_unknown_keys_and_bad_values_stop_with_a_message(tmp_path, capsys):
 def test_a_runs_recipe_parses_back_to_the_same_arguments(tmp_path):
     *parsed, recipe = parse_recipe(TYPES, [str(LSTM_RECIPE), "--hidden_size", "48", "--max_train_samples", "100"])
     assert recipe["hidden_size"] == 48 and recipe["max_train_samples"] == 100 and recipe["seed"] == 42
-    assert recipe["learning_rate"] == pytest.approx(2e-3) and recipe["report_to"] == "none"
+    assert recipe["learning_rate"] == pytest.approx(4.7e-3) and recipe["report_to"] == "none"
     never_set = {"logging_dir", "use_cpu", "remove_unused_columns", "skip_memory_metrics", "dataloader_pin_memory"}
     assert not never_set & set(recipe), "defaults the user never set stay out"
     recipe_file = tmp_path / "training_recipe.yaml"
@@ -85,6 +85,7 @@ def test_a_run_without_recipe_file_records_what_its_card_states_at_their_default
     assert recipe == {
         "dataset_name": "stanfordnlp/imdb",
         "max_length": 512,
+        "truncation": "head",
         "model_name_or_path": "answerdotai/ModernBERT-base",
         "output_dir": "out",
         "seed": 42,
