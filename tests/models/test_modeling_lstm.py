@@ -89,11 +89,11 @@ def test_left_padding_is_refused():
 
 def test_lstm_weights_use_orthogonal_recurrence_and_forget_bias_of_one():
     model = LSTMForSequenceClassification(small_config(hidden_size=8))
-    layer = model.lstm.forward_layers[0]
+    layer = model.base_model.lstm.forward_layers[0]
     recurrent = layer.weight_hh_l0.detach()  # (4 gates * 8, 8): orthonormal columns
     torch.testing.assert_close(recurrent.T @ recurrent, torch.eye(8), rtol=0, atol=1e-5)
     assert torch.all(layer.bias_ih_l0[8:16] == 1) and torch.all(layer.bias_ih_l0[:8] == 0)
-    assert torch.all(model.embeddings.weight[0] == 0)
+    assert torch.all(model.get_input_embeddings().weight[0] == 0)
 
 
 @pytest.mark.parametrize(
