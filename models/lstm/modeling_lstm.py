@@ -315,11 +315,14 @@ class BidirectionalLanguageModelHead(nn.Module):
         def log_expected_count(ids):
             return math.log(num_sampled) + log_uniform_log_probabilities(ids, vocab_size)
 
-        target_logits = (states * weight[targets]).sum(dim=-1) + bias[targets] - log_expected_count(targets)
-        negative_logits = states @ weight[negatives].T + (bias[negatives] - log_expected_count(negatives))
-        negative_logits = negative_logits.masked_fill(negatives.unsqueeze(0) == targets.unsqueeze(1), -math.inf)
-        logits = torch.cat([target_logits.unsqueeze(1), negative_logits], dim=1)
-        return torch.logsumexp(logits, dim=1) - target_logits
+        target_weights = nn.functional.embedding(targets, weight)
+        target_logits = (states * target_weights).sum(dim=-1) + bias[targets] - log_expected_count(targets)
+        # One fused matrix product and in-place masking: the (positions x negatives) logits are the step's largest
+        # tensor, and every extra pass over them costs as much as a small matrix product.
+        negative_bias = bias[negatives] - log_expected_count(negatives)
+        negative_logits = torch.addmm(negative_bias, states, nn.functional.embedding(negatives, weight).T)
+        negative_logits.masked_fill_(negatives.unsqueeze(0) == targets.unsqueeze(1), -math.inf)
+        return torch.logaddexp(target_logits, torch.logsumexp(negative_logits, dim=1)) - target_logits
 
 
 def auto_map_entry(model_class: type) -> str:
@@ -353,6 +356,8 @@ class LSTMForPreTraining(LSTMPreTrainedModel):
         config.auto_map = {**getattr(config, "auto_map", {}), **{auto: auto_map_entry(cls) for auto, cls in LOADED_AS.items()}}
         self.lstm = LSTMModel(config, add_pooling_layer=False)
         self.lm_head = BidirectionalLanguageModelHead(config)
+        # A tied output matrix is the embeddings, saved once: loading a checkpoint ties it again.
+        self._keys_to_ignore_on_save = list(self._tied_weights_keys) if config.tie_word_embeddings else None
         self.post_init()
 
     def get_output_embeddings(self) -> nn.Linear:
