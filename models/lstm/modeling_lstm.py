@@ -234,7 +234,9 @@ class LSTMForSequenceClassification(LSTMPreTrainedModel):
         """
         pooled = self.lstm(input_ids, attention_mask).pooler_output
         logits = self.classifier(self.classifier_dropout(pooled))
-        loss = self.classification_loss(logits.view(-1, self.num_labels), labels.view(-1)) if labels is not None else None
+        loss = None
+        if labels is not None:
+            loss = self.classification_loss(logits.view(-1, self.num_labels), labels.view(-1))
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
     def classification_loss(self, logits: torch.Tensor, labels: torch.LongTensor) -> torch.Tensor:
@@ -353,7 +355,8 @@ class LSTMForPreTraining(LSTMPreTrainedModel):
                 "states, so the forward language model would see the words it predicts."
             )
         # The folder is also the starting point of the base model and of a classifier, loaded without this project.
-        config.auto_map = {**getattr(config, "auto_map", {}), **{auto: auto_map_entry(cls) for auto, cls in LOADED_AS.items()}}
+        loaded_as = {auto_class: auto_map_entry(model_class) for auto_class, model_class in LOADED_AS.items()}
+        config.auto_map = {**getattr(config, "auto_map", {}), **loaded_as}
         self.lstm = LSTMModel(config, add_pooling_layer=False)
         self.lm_head = BidirectionalLanguageModelHead(config)
         # A tied output matrix is the embeddings, saved once: loading a checkpoint ties it again.
