@@ -51,12 +51,12 @@ class LSTMSentimentConfig(PreTrainedConfig):
             Pretraining only. Words drawn per batch, shared by every position, against which each next word is scored
             in training: a sampled softmax (Jean et al., 2015) with the log-Q correction, drawn from a log-uniform
             (Zipf) distribution over the ids, which the word-level tokenizer assigns by decreasing frequency. 0 scores
-            against the whole vocabulary (exact, and several times slower: with a 30,000-word vocabulary, 128-d
-            embeddings and 128 units per direction, `scripts/benchmark_lm_head.py` measured on one thread of this
-            project's CPU, next to other jobs, 8.6k tokens/s with the full softmax, 4.2k with
-            `nn.AdaptiveLogSoftmaxWithLoss` and 21.1k with 1,024 sampled negatives and tied embeddings, against
-            34.7k for the two LSTMs alone). Evaluation always uses the full softmax, so validation perplexity is
-            exact and comparable across settings.
+            against the whole vocabulary, exact and far slower: `scripts/benchmark_lm_head.py` (30,000 words, 128-d
+            embeddings, 128 units per direction, batches of 64 x 128 tokens, one thread, tokens per second of CPU
+            time) measured 49k tokens/s for the embeddings and LSTMs alone, 13.2k with 1,024 sampled negatives and
+            tied embeddings (21.3k with 512), 5.9k with `nn.AdaptiveLogSoftmaxWithLoss` and 1.0k with the full
+            softmax. Evaluation always uses the full softmax, so validation perplexity is exact and comparable across
+            settings.
         tie_word_embeddings (`bool`, *optional*, defaults to `True`):
             Pretraining only. Whether the language models score words against the input embeddings (through a
             projection of each direction's state to `embedding_dim`) instead of a separate output matrix: half the
