@@ -1,6 +1,7 @@
 """Train the LSTM sentiment classifier and write a Hub-ready model folder, with its model card.
 
     python scripts/train.py configs/lstm.yaml [--key value ...]
+    python scripts/train.py configs/lstm_pretrained.yaml --pretrained_model_name_or_path FOLDER   # from pretraining
     accelerate launch --config_file configs/accelerate/multi_gpu.yaml scripts/train.py configs/lstm.yaml
 
 The recipe (YAML) sets every argument; `--key value` overrides it, e.g. `--dataset_name path/to/imdb`.
@@ -8,20 +9,42 @@ The recipe (YAML) sets every argument; `--key value` overrides it, e.g. `--datas
 With `--push_to_hub --hub_model_id user/name`, the folder is published at the end (see scripts/push_to_hub.py).
 """
 
-from trainers.arguments import DataArguments, SentimentTrainingArguments, parse_recipe
-from trainers.builders import LSTMArguments, lstm_builder, lstm_tokenizer
+import sys
+
+from trainers.arguments import (
+    BaseModelArguments,
+    DataArguments,
+    PretrainedLSTMArguments,
+    SentimentTrainingArguments,
+    parse_recipe,
+)
+from trainers.builders import (
+    LSTMArguments,
+    lstm_builder,
+    lstm_tokenizer,
+    pretrained_lstm_builder,
+    pretrained_lstm_tokenizer,
+)
 from trainers.run import start_run, train_and_finish
 from trainers.training import tokenize_splits
 
 
 def main(args: list[str] | None = None) -> dict:
-    data_args, model_args, training_args, recipe = parse_recipe(
-        (DataArguments, LSTMArguments, SentimentTrainingArguments), args
+    data_args, model_args, pretrained_args, _, training_args, recipe = parse_recipe(
+        (DataArguments, LSTMArguments, PretrainedLSTMArguments, BaseModelArguments, SentimentTrainingArguments), args
     )
+    pretrained = pretrained_args.pretrained_model_name_or_path
     splits, push_to_hub = start_run(data_args, training_args, recipe)
-    tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
+    if pretrained:
+        tokenizer = pretrained_lstm_tokenizer(pretrained, data_args)
+        try:
+            model = pretrained_lstm_builder(pretrained, model_args, recipe)({})
+        except ValueError as error:
+            sys.exit(f"error: {error}")
+    else:
+        tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
+        model = lstm_builder(model_args, tokenizer)({})
     tokenized = tokenize_splits(splits, tokenizer, training_args)
-    model = lstm_builder(model_args, tokenizer)({})
     return train_and_finish(model, training_args, tokenized, tokenizer, recipe, push_to_hub)
 
 

@@ -18,9 +18,19 @@ from transformers import HfArgumentParser, PreTrainedConfig, TrainingArguments
 
 from .data import DEFAULT_DATASET
 
-# Recorded in every run's recipe even at their defaults: the seed repeats the run, and the data, the encoder a run
-# started from and the tokens it kept (and how) are what its model card states (a default can change between versions).
-ALWAYS_RECORDED = ("seed", "dataset_name", "max_length", "truncation", "model_name_or_path", "encoder_name_or_path")
+# Recorded in every run's recipe even at their defaults: the seed repeats the run, and the data, the encoder or
+# pretrained LSTM a run started from, the tokens it kept (and how) and a pretraining run's segments are what its
+# model card states (a default can change between versions).
+ALWAYS_RECORDED = (
+    "seed",
+    "dataset_name",
+    "max_length",
+    "truncation",
+    "model_name_or_path",
+    "encoder_name_or_path",
+    "pretrained_model_name_or_path",
+    "segment_length",
+)
 
 
 @dataclass
@@ -88,6 +98,13 @@ class SentimentTrainingArguments(TrainingArguments):
         default=None,
         metadata={"help": "Stop after this many evaluations without improvement of `metric_for_best_model`."},
     )
+    base_model_learning_rate_ratio: float = field(
+        default=1.0,
+        metadata={
+            "help": "Learning rate of the base model's parameters (e.g. a pretrained LSTM's embeddings and LSTM) "
+            "relative to `learning_rate`, which the head keeps; 1 gives every parameter the same rate."
+        },
+    )
 
 
 @dataclass
@@ -95,6 +112,18 @@ class EncoderArguments:
     model_name_or_path: str = field(
         default="answerdotai/ModernBERT-base",
         metadata={"help": "Pretrained encoder to fine-tune (AutoModelForSequenceClassification): Hub id or folder."},
+    )
+
+
+@dataclass
+class PretrainedLSTMArguments:
+    pretrained_model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "A folder (or Hub id) written by scripts/pretrain.py: the classifier starts from its embeddings "
+            "and LSTM, with a new head, and reads with its tokenizer; the architecture (vocab_size, embedding_dim, "
+            "hidden_size, num_layers, bidirectional, cell_type) is the folder's. Unset: learned from scratch."
+        },
     )
 
 
@@ -191,6 +220,8 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
 
 def training_script(recipe: dict) -> str:
     """The script of this project that takes `recipe` (a run's `training_recipe.yaml`) back."""
+    if "segment_length" in recipe:
+        return "scripts/pretrain.py"
     if "encoder_name_or_path" in recipe:
         return "scripts/train_verbalizer.py"
     if "model_name_or_path" in recipe:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from datasets import DatasetDict
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     PreTrainedModel,
@@ -16,7 +17,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from models import LSTMForSequenceClassification, LSTMSentimentConfig
+from models import LSTMForSequenceClassification, LSTMSentimentConfig, TruncatingTokenizer
 
 from .arguments import DataArguments, config_arguments
 from .data import LABEL_NAMES
@@ -26,6 +27,8 @@ from .training import build_tokenizer_once
 ModelBuilder = Callable[[dict], PreTrainedModel]
 # The LSTM's hyperparameters as arguments; `pad_token_id` comes from the tokenizer.
 LSTMArguments = config_arguments(LSTMSentimentConfig, exclude=("pad_token_id",))
+# What a pretrained folder fixes; a classifier that starts from it takes its other hyperparameters from its recipe.
+LSTM_ARCHITECTURE = ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "bidirectional", "cell_type")
 
 
 def lstm_tokenizer(
@@ -42,17 +45,38 @@ def lstm_tokenizer(
     return build_tokenizer_once(args, build)
 
 
-def lstm_builder(model_args, tokenizer: PreTrainedTokenizerBase) -> ModelBuilder:
-    """LSTMs with the recipe's hyperparameters, overridden by the given ones; the embedding matrix matches the
-    vocabulary actually learned, which may be smaller than the `vocab_size` asked for."""
+def lstm_builder(
+    model_args,
+    tokenizer: PreTrainedTokenizerBase,
+    model_class: type[PreTrainedModel] = LSTMForSequenceClassification,
+) -> ModelBuilder:
+    """LSTM models (classifiers unless `model_class` says otherwise) with the recipe's hyperparameters, overridden by
+    the given ones; the embedding matrix matches the vocabulary actually learned, which may be smaller than the
+    `vocab_size` asked for."""
 
     def build(overrides: dict) -> PreTrainedModel:
         hyperparameters = {**dataclasses.asdict(model_args), **overrides, "vocab_size": len(tokenizer)}
-        return LSTMForSequenceClassification(
-            LSTMSentimentConfig(**hyperparameters, pad_token_id=tokenizer.pad_token_id)
-        )
+        return model_class(LSTMSentimentConfig(**hyperparameters, pad_token_id=tokenizer.pad_token_id))
 
     return build
+
+
+def pretrained_lstm_builder(pretrained_model_name_or_path: str, model_args, recipe: dict) -> ModelBuilder:
+    """Classifiers that start from a folder of `scripts/pretrain.py`: its embeddings and LSTM, a new head, and the
+    recipe's hyperparameters except the architecture, which is the folder's (a recipe that sets it otherwise is
+    refused rather than ignored)."""
+    pretrained = AutoConfig.from_pretrained(pretrained_model_name_or_path)
+    conflicts = [
+        f"{name}={recipe[name]!r} (the folder has {getattr(pretrained, name)!r})"
+        for name in LSTM_ARCHITECTURE
+        if name in recipe and recipe[name] != getattr(pretrained, name)
+    ]
+    if conflicts:
+        raise ValueError(
+            f"{pretrained_model_name_or_path} fixes the architecture; the recipe asks {', '.join(conflicts)}."
+        )
+    hyperparameters = {k: v for k, v in dataclasses.asdict(model_args).items() if k not in LSTM_ARCHITECTURE}
+    return encoder_builder(pretrained_model_name_or_path, hyperparameters)
 
 
 def encoder_tokenizer(model_name_or_path: str, data_args: DataArguments) -> PreTrainedTokenizerBase:
@@ -62,8 +86,15 @@ def encoder_tokenizer(model_name_or_path: str, data_args: DataArguments) -> PreT
     return truncating_tokenizer(encoder, data_args.max_length, data_args.truncation, data_args.head_tokens)
 
 
-def encoder_builder(model_name_or_path: str) -> ModelBuilder:
-    """The pretrained encoder with a new two-label classification head; overrides go to its config."""
+def pretrained_lstm_tokenizer(pretrained_model_name_or_path: str, data_args: DataArguments) -> PreTrainedTokenizerBase:
+    """The vocabulary of a pretraining folder, cutting reviews by the classifier run's truncation."""
+    pretrained = TruncatingTokenizer.from_pretrained(pretrained_model_name_or_path)
+    return truncating_tokenizer(pretrained, data_args.max_length, data_args.truncation, data_args.head_tokens)
+
+
+def encoder_builder(model_name_or_path: str, hyperparameters: dict | None = None) -> ModelBuilder:
+    """The pretrained encoder with a new two-label classification head; `hyperparameters`, then the overrides, go to
+    its config."""
 
     def build(overrides: dict) -> PreTrainedModel:
         return AutoModelForSequenceClassification.from_pretrained(
@@ -71,7 +102,7 @@ def encoder_builder(model_name_or_path: str) -> ModelBuilder:
             num_labels=len(LABEL_NAMES),
             id2label=dict(enumerate(LABEL_NAMES)),
             label2id={label: index for index, label in enumerate(LABEL_NAMES)},
-            **overrides,
+            **{**(hyperparameters or {}), **overrides},
         )
 
     return build

@@ -16,8 +16,18 @@ from .comparison import comparison_markdown, read_comparison
 from .training import RECIPE_FILE, RESULTS_FILE
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
+PRETRAINING_TEMPLATE = files("model_cards") / "pretraining_card_template.md"
 CARD_FILE = "README.md"
 DATASET_NAME = "IMDB"
+# Where all_results.json keeps each split a card reports: the classifier's test split, and a pretraining run's
+# held-out unlabeled reviews, which its `Trainer` evaluated as `eval`.
+RESULTS_PREFIX = {"test": "test", "unsupervised": "eval"}
+PRETRAINING_ARCHITECTURE = "LSTMForPreTraining"
+
+
+def is_pretraining(config: dict) -> bool:
+    """Whether `config.json` is that of a language-model pretraining folder (scripts/pretrain.py)."""
+    return config.get("architectures") == [PRETRAINING_ARCHITECTURE]
 
 
 def describe_cut(recipe: dict) -> str:
@@ -32,12 +42,24 @@ def describe(config: dict, recipe: dict) -> str:
     """One sentence on the architecture, from its `config.json` and the run's recipe."""
     if config["model_type"] == "imdb_lstm":
         direction = "bidirectional" if config["bidirectional"] else "unidirectional"
+        recurrent = (
+            f"{direction} {config['cell_type'].upper()} ({config['num_layers']} layer(s), {config['hidden_size']} "
+            f"units per direction) over {config['embedding_dim']}-dimensional word embeddings"
+        )
+        if is_pretraining(config):
+            output = "the input embeddings" if config["tie_word_embeddings"] else "an output matrix"
+            return (
+                f"Forward and backward language models, as in ELMo, on a {recurrent}: each direction's state, "
+                f"projected to the embedding size, scores the next (or previous) word against {output}, trained with "
+                f"a sampled softmax of {config['num_sampled_negatives']:,} negatives; a word-level vocabulary of "
+                f"{config['vocab_size']:,} entries learned on the pretraining reviews."
+            )
+        pretrained = recipe.get("pretrained_model_name_or_path")
+        start = f"pretrained as language models ({pretrained_name(recipe)})" if pretrained else "learned from scratch"
+        vocabulary = "the pretrained model's" if pretrained else "learned on the training reviews"
         return (
-            f"A {direction} LSTM ({config['num_layers']} layer(s), {config['hidden_size']} units per direction) over "
-            f"{config['embedding_dim']}-dimensional word embeddings learned from scratch, "
-            f"{config['pooling'].replace('_', ' and ')} pooling over the review's tokens and a linear classifier; "
-            "a word-level vocabulary of "
-            f"{config['vocab_size']:,} entries learned on the training reviews."
+            f"A {recurrent}, {start}, {config['pooling'].replace('_', ' and ')} pooling over the review's tokens "
+            f"and a linear classifier; a word-level vocabulary of {config['vocab_size']:,} entries, {vocabulary}."
         )
     if config["model_type"] == "imdb_verbalizer":
         encoder = config["encoder_config"]
@@ -84,7 +106,11 @@ def dataset_hub_id(recipe: dict) -> str:
 def base_model_hub_id(recipe: dict) -> str | None:
     """The Hub id of the pretrained encoder a run started from: `base_model_hub_id`, else the encoder's name if that
     is not a local folder; `None` for a model learned from scratch or an encoder known only by a local path."""
-    encoder = recipe.get("model_name_or_path") or recipe.get("encoder_name_or_path")
+    encoder = (
+        recipe.get("model_name_or_path")
+        or recipe.get("encoder_name_or_path")
+        or recipe.get("pretrained_model_name_or_path")
+    )
     if recipe.get("base_model_hub_id"):
         return recipe["base_model_hub_id"]
     return encoder if encoder and not Path(encoder).exists() else None
@@ -97,13 +123,18 @@ def encoder_name(recipe: dict) -> str:
     return base_model_hub_id(recipe) or f"a local encoder named {Path(encoder).name!r}"
 
 
+def pretrained_name(recipe: dict) -> str:
+    """How the card names the pretrained LSTM a classifier started from: its Hub id, else the local folder's name."""
+    return base_model_hub_id(recipe) or f"a local folder named {Path(recipe['pretrained_model_name_or_path']).name!r}"
+
+
 def published_recipe(recipe: dict) -> dict:
     """The run's recipe as the card shows it, with no path of the training machine: a local dataset or encoder is
     named by the Hub id it copies (else by the folder's name), and `output_dir` is left out."""
     published = {key: value for key, value in recipe.items() if key != "output_dir"}
     published["dataset_name"] = dataset_hub_id(recipe)
-    for key in ("model_name_or_path", "encoder_name_or_path"):
-        if key in recipe:
+    for key in ("model_name_or_path", "encoder_name_or_path", "pretrained_model_name_or_path"):
+        if recipe.get(key):
             published[key] = base_model_hub_id(recipe) or Path(recipe[key]).name
     return published
 
@@ -120,8 +151,21 @@ def read_run(folder: str | Path) -> tuple[dict, dict, dict]:
     return config, results, recipe
 
 
-def eval_results(results: dict, dataset_id: str) -> list[EvalResult]:
-    """The `model-index` entries: test accuracy and F1."""
+def eval_results(config: dict, results: dict, dataset_id: str) -> list[EvalResult]:
+    """The `model-index` entries: test accuracy and F1, or a pretraining run's held-out perplexity."""
+    if is_pretraining(config):
+        return [
+            EvalResult(
+                task_type="text-generation",
+                task_name="Language modelling (forward and backward)",
+                dataset_type=dataset_id,
+                dataset_name=DATASET_NAME,
+                dataset_split="unsupervised",
+                metric_type="perplexity",
+                metric_name="Perplexity (held-out unlabeled reviews)",
+                metric_value=results["eval_perplexity"],
+            )
+        ]
     return [
         EvalResult(
             task_type="text-classification",
@@ -146,22 +190,24 @@ def build_model_card(
     dataset_id = dataset_hub_id(recipe)
     repo_id = repo_id or Path(folder).resolve().name
     base_model = base_model_hub_id(recipe)
+    pretraining = is_pretraining(config)
     card_data = ModelCardData(
         model_name=repo_id,
         base_model=base_model,
         language="en",
         license="apache-2.0",
         library_name="transformers",
-        pipeline_tag="text-classification",
-        tags=["sentiment-analysis", "imdb", config["model_type"]],
+        pipeline_tag="feature-extraction" if pretraining else "text-classification",
+        tags=["language-model" if pretraining else "sentiment-analysis", "imdb", config["model_type"]],
         datasets=[dataset_id],
-        metrics=["accuracy", "f1"],
-        eval_results=eval_results(results, dataset_id),
+        metrics=["perplexity"] if pretraining else ["accuracy", "f1"],
+        eval_results=eval_results(config, results, dataset_id),
     )
     comparison_section = comparison_markdown(read_comparison(comparison)) if comparison else ""
     return ModelCard.from_template(
         card_data,
-        template_path=str(TEMPLATE),
+        template_path=str(PRETRAINING_TEMPLATE if pretraining else TEMPLATE),
+        vocab_size=config["vocab_size"],
         model_name=repo_id,
         repo_id=repo_id,
         revision=revision,
@@ -187,7 +233,7 @@ def validate_model_card(card: ModelCard, folder: str | Path) -> None:
             raise ValueError(f"Model card metadata lacks '{field}'.")
     _, results, _ = read_run(folder)
     for result in data.eval_results:
-        expected = results[f"{result.dataset_split}_{result.metric_type}"]
+        expected = results[f"{RESULTS_PREFIX[result.dataset_split]}_{result.metric_type}"]
         if result.metric_value != expected:
             raise ValueError(
                 f"Model card says {result.metric_type}={result.metric_value}, all_results.json says {expected}."

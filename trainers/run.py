@@ -14,17 +14,23 @@ from .training import build_trainer, train_and_evaluate
 
 
 def start_run(data_args: DataArguments, args: TrainingArguments, recipe: dict) -> tuple[DatasetDict, bool]:
-    """Checks what would otherwise fail only after training (the model card must name the dataset; the Hub must
-    accept the push, if asked), exiting with a message if not; then seeds and loads the splits.
+    """`check_run`, then seeds and loads the splits.
 
     Returns the splits and whether the script must publish the folder at the end.
     """
+    push_to_hub = check_run(args, recipe)
+    return load_splits(data_args, args), push_to_hub
+
+
+def check_run(args: TrainingArguments, recipe: dict) -> bool:
+    """Checks what would otherwise fail only after training (the model card must name the dataset; the Hub must
+    accept the push, if asked), exiting with a message if not. Returns whether the script must publish the folder at
+    the end."""
     try:
         dataset_hub_id(recipe)
-        push_to_hub = claim_push(args)
+        return claim_push(args)
     except (ValueError, HubAccessError) as error:
         sys.exit(f"error: {error}")
-    return load_splits(data_args, args), push_to_hub
 
 
 def load_splits(data_args: DataArguments, args: TrainingArguments) -> DatasetDict:

@@ -11,16 +11,19 @@ from models import TruncatingTokenizer
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
+# Ends each review where language-model pretraining packs reviews one after another.
+SEP_TOKEN = "[SEP]"
 # A word, with inner apostrophes kept ("didn't", "director's"), or one punctuation mark ("!!" is two tokens).
 WORD_OR_PUNCTUATION = r"\w+(?:'\w+)*|[^\w\s]"
 
 
 def train_word_tokenizer(
-    texts: Iterable[str], vocab_size: int, min_frequency: int, model_max_length: int
+    texts: Iterable[str], vocab_size: int, min_frequency: int, model_max_length: int, sep_token: str | None = None
 ) -> PreTrainedTokenizerFast:
     """Learns a lower-cased word-level vocabulary from `texts`.
 
-    Ids 0 and 1 are `[PAD]` and `[UNK]`; words seen fewer than `min_frequency` times, or beyond the `vocab_size`
+    Ids 0 and 1 are `[PAD]` and `[UNK]`, then `sep_token` if given (the tokenizer's `sep_token`, never added to a
+    text by the tokenizer itself); words seen fewer than `min_frequency` times, or beyond the `vocab_size`
     most frequent, become `[UNK]`. HTML line breaks (`<br />`, common in IMDB) become spaces. The result saves as
     plain `tokenizer.json` / `tokenizer_config.json` that `AutoTokenizer` loads without this project, and truncates
     to `model_max_length` when called with `truncation=True`.
@@ -37,13 +40,17 @@ def train_word_tokenizer(
         [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(WORD_OR_PUNCTUATION), behavior="isolated")]
     )
     trainer = WordLevelTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[PAD_TOKEN, UNK_TOKEN], show_progress=True
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=[PAD_TOKEN, UNK_TOKEN, *([sep_token] if sep_token else [])],
+        show_progress=True,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         pad_token=PAD_TOKEN,
         unk_token=UNK_TOKEN,
+        sep_token=sep_token,
         model_max_length=model_max_length,
         padding_side="right",
         truncation_side="right",

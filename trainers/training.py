@@ -92,6 +92,27 @@ def make_compute_metrics():
     return compute_metrics
 
 
+class SentimentTrainer(Trainer):
+    """A `Trainer` whose optimizer gives the base model's parameters `base_model_learning_rate_ratio` times the
+    learning rate (the scheduler then scales each rate alike), so pretrained layers can move more slowly than a new
+    head."""
+
+    def create_optimizer(self, model=None):
+        already_created = self.optimizer is not None
+        optimizer = super().create_optimizer(model)
+        ratio = getattr(self.args, "base_model_learning_rate_ratio", 1.0)
+        model = self.model if model is None else model
+        if already_created or ratio == 1.0 or model.base_model is model:
+            return optimizer
+        base_parameters = {id(parameter) for parameter in model.base_model.parameters()}
+        for group in list(optimizer.param_groups):
+            base = [parameter for parameter in group["params"] if id(parameter) in base_parameters]
+            group["params"] = [parameter for parameter in group["params"] if id(parameter) not in base_parameters]
+            if base:
+                optimizer.add_param_group({**group, "params": base, "lr": group["lr"] * ratio})
+        return optimizer
+
+
 def build_trainer(
     model: PreTrainedModel | None,
     args: TrainingArguments,
@@ -107,7 +128,7 @@ def build_trainer(
     Batches are token ids padded per batch unless `data_collator` says otherwise (cached features are stacked).
     """
     callbacks = [EarlyStoppingCallback(early_stopping_patience)] if early_stopping_patience else []
-    return Trainer(
+    return SentimentTrainer(
         model=model,
         model_init=model_init,
         args=args,

@@ -1,4 +1,4 @@
 from .configuration_lstm import LSTMSentimentConfig
-from .modeling_lstm import LSTMForSequenceClassification
+from .modeling_lstm import LSTMForPreTraining, LSTMForSequenceClassification, LSTMModel
 
-__all__ = ["LSTMForSequenceClassification", "LSTMSentimentConfig"]
+__all__ = ["LSTMForPreTraining", "LSTMForSequenceClassification", "LSTMModel", "LSTMSentimentConfig"]

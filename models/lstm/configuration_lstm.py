@@ -1,4 +1,4 @@
-"""Configuration of the LSTM sentiment classifier learned from scratch."""
+"""Configuration of the LSTM models: the base model, its language-model pretraining and its sentiment classifier."""
 
 from typing import Literal
 
@@ -11,8 +11,10 @@ DEFAULT_ID2LABEL = {0: "NEGATIVE", 1: "POSITIVE"}
 @strict
 class LSTMSentimentConfig(PreTrainedConfig):
     r"""
-    Configuration of [`LSTMForSequenceClassification`]: word embeddings learned from scratch, a (bidirectional)
-    LSTM, a masked pooling over the tokens of each review, and a linear classifier.
+    Configuration of [`LSTMModel`] (word embeddings, a padding-invariant (bi)directional LSTM or GRU, a masked pooling
+    over the tokens of each review), of [`LSTMForSequenceClassification`] (that model and a linear classifier) and of
+    [`LSTMForPreTraining`] (that model and a forward and a backward language model over the same embeddings, as in
+    ELMo, to learn from unlabeled reviews before fine-tuning the classifier).
 
     Args:
         vocab_size (`int`, *optional*, defaults to 30000):
@@ -22,18 +24,43 @@ class LSTMSentimentConfig(PreTrainedConfig):
         hidden_size (`int`, *optional*, defaults to 128):
             Size of the LSTM state in each direction.
         num_layers (`int`, *optional*, defaults to 1):
-            Number of stacked LSTM layers.
+            Number of stacked recurrent layers.
         bidirectional (`bool`, *optional*, defaults to `True`):
-            Whether a second LSTM reads each review from its last token to its first.
+            Whether a second recurrent network reads each review from its last token to its first.
+        cell_type (`str`, *optional*, defaults to `"lstm"`):
+            The recurrent cell: `"lstm"` or `"gru"` (three gates instead of four: about 3/4 of the LSTM's cost).
         pooling (`str`, *optional*, defaults to `"max_mean"`):
-            How the LSTM outputs of a review's tokens become one vector: `"attention"` (learned weights over the
+            How the recurrent outputs of a review's tokens become one vector: `"attention"` (learned weights over the
             tokens), `"max"`, `"mean"` or `"max_mean"` (both, concatenated). Padding is always masked out.
         embedding_dropout (`float`, *optional*, defaults to 0.3):
             Dropout on the word embeddings.
         lstm_dropout (`float`, *optional*, defaults to 0.0):
-            Dropout between stacked LSTM layers (ignored with one layer).
+            Dropout between stacked recurrent layers (ignored with one layer).
         classifier_dropout (`float`, *optional*, defaults to 0.3):
             Dropout on the pooled vector before the classifier.
+        classification_loss (`str`, *optional*, defaults to `"cross_entropy"`):
+            The classifier's training loss: `"cross_entropy"`; `"label_smoothing"`, cross-entropy against targets
+            that give `label_smoothing` of their mass to all classes evenly; or `"confidence_penalty"`,
+            cross-entropy minus `confidence_penalty_weight` times the entropy of the predicted distribution, which
+            discourages over-confident predictions (Pereyra et al., 2017).
+        label_smoothing (`float`, *optional*, defaults to 0.1):
+            Share of each target's probability spread evenly over the classes; used by `"label_smoothing"` only.
+        confidence_penalty_weight (`float`, *optional*, defaults to 0.1):
+            Weight of the entropy subtracted from the cross-entropy; used by `"confidence_penalty"` only.
+        num_sampled_negatives (`int`, *optional*, defaults to 1024):
+            Pretraining only. Words drawn per batch, shared by every position, against which each next word is scored
+            in training: a sampled softmax (Jean et al., 2015) with the log-Q correction, drawn from a log-uniform
+            (Zipf) distribution over the ids, which the word-level tokenizer assigns by decreasing frequency. 0 scores
+            against the whole vocabulary, exact and far slower: `scripts/benchmark_lm_head.py` (30,000 words, 128-d
+            embeddings, 128 units per direction, batches of 64 x 128 tokens, one thread, tokens per second of CPU
+            time) measured 49k tokens/s for the embeddings and LSTMs alone, 13.2k with 1,024 sampled negatives and
+            tied embeddings (21.3k with 512), 5.9k with `nn.AdaptiveLogSoftmaxWithLoss` and 1.0k with the full
+            softmax. Evaluation always uses the full softmax, so validation perplexity is exact and comparable across
+            settings.
+        tie_word_embeddings (`bool`, *optional*, defaults to `True`):
+            Pretraining only. Whether the language models score words against the input embeddings (through a
+            projection of each direction's state to `embedding_dim`) instead of a separate output matrix: half the
+            embedding parameters, and every sampled negative trains the embeddings the classifier will read.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initializer of the linear layers.
         pad_token_id (`int`, *optional*, defaults to 0):
@@ -47,10 +74,16 @@ class LSTMSentimentConfig(PreTrainedConfig):
     hidden_size: int = 128
     num_layers: int = 1
     bidirectional: bool = True
+    cell_type: Literal["lstm", "gru"] = "lstm"
     pooling: Literal["attention", "max", "mean", "max_mean"] = "max_mean"
     embedding_dropout: float | int = 0.3
     lstm_dropout: float | int = 0.0
     classifier_dropout: float | int = 0.3
+    classification_loss: Literal["cross_entropy", "label_smoothing", "confidence_penalty"] = "cross_entropy"
+    label_smoothing: float | int = 0.1
+    confidence_penalty_weight: float | int = 0.1
+    num_sampled_negatives: int = 1024
+    tie_word_embeddings: bool = True
     initializer_range: float | int = 0.02
     pad_token_id: int | None = 0
 
@@ -62,9 +95,13 @@ class LSTMSentimentConfig(PreTrainedConfig):
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {getattr(self, name)}.")
-        for name in ("embedding_dropout", "lstm_dropout", "classifier_dropout"):
+        for name in ("embedding_dropout", "lstm_dropout", "classifier_dropout", "label_smoothing"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
+        if self.confidence_penalty_weight < 0:
+            raise ValueError(f"`confidence_penalty_weight` must be at least 0, got {self.confidence_penalty_weight}.")
+        if self.num_sampled_negatives < 0:
+            raise ValueError(f"`num_sampled_negatives` must be at least 0, got {self.num_sampled_negatives}.")
 
 
 __all__ = ["LSTMSentimentConfig"]

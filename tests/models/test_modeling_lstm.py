@@ -1,9 +1,10 @@
 import pytest
 import torch
 from huggingface_hub.errors import StrictDataclassFieldValidationError
-from transformers import AutoConfig, AutoModelForSequenceClassification
+from safetensors.torch import load_file, save_file
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
-from models import LSTMForSequenceClassification, LSTMSentimentConfig
+from models import LSTMForPreTraining, LSTMForSequenceClassification, LSTMModel, LSTMSentimentConfig
 from models.lstm.modeling_lstm import reverse_padded
 from trainers.tokenizer import train_word_tokenizer
 
@@ -89,11 +90,11 @@ def test_left_padding_is_refused():
 
 def test_lstm_weights_use_orthogonal_recurrence_and_forget_bias_of_one():
     model = LSTMForSequenceClassification(small_config(hidden_size=8))
-    layer = model.lstm.forward_layers[0]
+    layer = model.base_model.lstm.forward_layers[0]
     recurrent = layer.weight_hh_l0.detach()  # (4 gates * 8, 8): orthonormal columns
     torch.testing.assert_close(recurrent.T @ recurrent, torch.eye(8), rtol=0, atol=1e-5)
     assert torch.all(layer.bias_ih_l0[8:16] == 1) and torch.all(layer.bias_ih_l0[:8] == 0)
-    assert torch.all(model.embeddings.weight[0] == 0)
+    assert torch.all(model.get_input_embeddings().weight[0] == 0)
 
 
 @pytest.mark.parametrize(
@@ -108,3 +109,164 @@ def test_lstm_weights_use_orthogonal_recurrence_and_forget_bias_of_one():
 def test_config_rejects_bad_hyperparameters(overrides, error, message):
     with pytest.raises(error, match=message):
         small_config(**overrides)
+
+
+def test_gru_cells_are_built_and_initialised_like_the_lstm():
+    model = LSTMForSequenceClassification(small_config(cell_type="gru", hidden_size=8))
+    layer = model.base_model.lstm.backward_layers[0]
+    assert isinstance(layer, torch.nn.GRU)
+    recurrent = layer.weight_hh_l0.detach()  # (3 gates * 8, 8)
+    torch.testing.assert_close(recurrent.T @ recurrent, torch.eye(8), rtol=0, atol=1e-5)
+    assert torch.all(layer.bias_ih_l0 == 0)  # no forget gate: no bias of one
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"cell_type": "gru"},
+        {"classification_loss": "label_smoothing", "label_smoothing": 0.2},
+        {"classification_loss": "confidence_penalty", "confidence_penalty_weight": 0.5},
+    ],
+)
+def test_gru_and_each_loss_train_on_real_reviews_and_save_and_load(tokenizer, imdb_splits, overrides, tmp_path):
+    torch.manual_seed(0)
+    model = LSTMForSequenceClassification(small_config(**overrides, embedding_dropout=0.0, classifier_dropout=0.0))
+    batch = tokenizer(imdb_splits["train"]["text"][:16], truncation=True, padding=True, return_tensors="pt")
+    labels = torch.tensor(imdb_splits["train"]["label"][:16])
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(8):
+        loss = model(**batch, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+    model.eval().save_pretrained(tmp_path)
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    assert reloaded.config.to_diff_dict() == model.config.to_diff_dict()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(**batch).logits, model(**batch).logits, rtol=0, atol=0)
+
+
+def test_classification_losses_follow_their_definitions():
+    torch.manual_seed(0)
+    input_ids, labels = torch.tensor([[5, 6, 7], [8, 9, 0], [10, 11, 12]]), torch.tensor([1, 0, 1])
+    losses = {}
+    for loss in ("cross_entropy", "label_smoothing", "confidence_penalty"):
+        torch.manual_seed(0)
+        model = LSTMForSequenceClassification(small_config(classification_loss=loss)).eval()
+        output = model(input_ids=input_ids, labels=labels)
+        losses[loss], logits = output.loss, output.logits
+    cross_entropy = torch.nn.functional.cross_entropy(logits, labels)
+    probabilities = logits.softmax(dim=-1)
+    entropy = -(probabilities * probabilities.log()).sum(dim=-1).mean()
+    # Label smoothing 0.1 over 2 classes: targets (0.05, 0.95).
+    targets = torch.nn.functional.one_hot(labels, 2) * 0.9 + 0.05
+    smoothed = -(targets * logits.log_softmax(dim=-1)).sum(dim=-1).mean()
+    torch.testing.assert_close(losses["cross_entropy"], cross_entropy)
+    torch.testing.assert_close(losses["label_smoothing"], smoothed)
+    torch.testing.assert_close(losses["confidence_penalty"], cross_entropy - 0.1 * entropy)
+
+
+def pretraining_config(**overrides) -> LSTMSentimentConfig:
+    return small_config(**{"vocab_size": 300, "num_sampled_negatives": 64, "embedding_dropout": 0.0, **overrides})
+
+
+@pytest.mark.parametrize("cell_type", ["lstm", "gru"])
+def test_neither_language_model_sees_the_word_it_predicts(cell_type):
+    torch.manual_seed(0)
+    model = LSTMForPreTraining(pretraining_config(cell_type=cell_type)).eval()
+    input_ids = torch.randint(3, 300, (2, 12))
+    input_ids[1, 9:] = 0  # the second row is a shorter review, padded
+    changed = 5
+    altered = input_ids.clone()
+    altered[:, changed] = 3 + (input_ids[:, changed] - 3 + 1) % 297  # another word at one position
+    with torch.no_grad():
+        # The same words to predict, from inputs that differ at `changed`.
+        original = model(input_ids=input_ids, labels=input_ids)
+        after = model(input_ids=altered, labels=input_ids)
+    forward_before, forward_after = original.forward_token_losses, after.forward_token_losses
+    backward_before, backward_after = original.backward_token_losses, after.backward_token_losses
+    # The forward model predicts words 1..changed before reading word `changed`; the backward one words changed..end.
+    torch.testing.assert_close(forward_after[:, : changed + 1], forward_before[:, : changed + 1], rtol=0, atol=0)
+    torch.testing.assert_close(backward_after[:, changed:], backward_before[:, changed:], rtol=0, atol=0)
+    # Each model does read the word once past it: the test can see a leak.
+    assert torch.all(forward_after[:, changed + 1] != forward_before[:, changed + 1])
+    assert torch.all(backward_after[:, changed - 1] != backward_before[:, changed - 1])
+    # Nothing is predicted at padding, from padding, or before the first / after the last word.
+    assert torch.all(forward_before[:, 0] == 0) and torch.all(forward_before[1, 9:] == 0)
+    assert torch.all(backward_before[0, -1] == 0) and torch.all(backward_before[1, 8:] == 0)
+    assert torch.all(forward_before[1, 1:9] > 0) and torch.all(backward_before[1, :8] > 0)
+    predicted = torch.cat([forward_before[forward_before > 0], backward_before[backward_before > 0]])
+    torch.testing.assert_close(original.loss, predicted.mean())
+
+
+def test_pretraining_loss_is_sampled_in_training_and_exact_in_evaluation():
+    torch.manual_seed(0)
+    input_ids = torch.randint(3, 300, (4, 16))
+    sampled = LSTMForPreTraining(pretraining_config())
+    exact = LSTMForPreTraining(pretraining_config(num_sampled_negatives=0))
+    exact.load_state_dict(sampled.state_dict())
+    evaluated = sampled.eval()(input_ids=input_ids, labels=input_ids).loss
+    # Against 64 sampled words, the loss is lower than against all 300; the full softmax needs no sampling.
+    assert sampled.train()(input_ids=input_ids, labels=input_ids).loss < evaluated
+    torch.testing.assert_close(exact.train()(input_ids=input_ids, labels=input_ids).loss, evaluated)
+    assert sampled.lm_head.decoder.weight is sampled.get_input_embeddings().weight
+
+
+def test_pretraining_refuses_stacked_bidirectional_layers():
+    with pytest.raises(ValueError, match="num_layers=1"):
+        LSTMForPreTraining(pretraining_config(num_layers=2))
+    LSTMForPreTraining(pretraining_config(num_layers=2, bidirectional=False))  # one direction, no leak
+
+
+@pytest.mark.parametrize("tie_word_embeddings", [True, False])
+def test_classifier_from_a_pretraining_folder_keeps_its_base_and_starts_a_new_head(tmp_path, tie_word_embeddings):
+    torch.manual_seed(0)
+    pretrained = LSTMForPreTraining(pretraining_config(tie_word_embeddings=tie_word_embeddings))
+    with torch.no_grad():  # weights unlike any fresh initialisation
+        for parameter in pretrained.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    pretrained.save_pretrained(tmp_path)
+    assert AutoConfig.from_pretrained(tmp_path).auto_map == {
+        "AutoConfig": "configuration_lstm.LSTMSentimentConfig",
+        "AutoModel": "modeling_lstm.LSTMModel",
+        "AutoModelForPreTraining": "modeling_lstm.LSTMForPreTraining",
+        "AutoModelForSequenceClassification": "modeling_lstm.LSTMForSequenceClassification",
+    }
+    base_weights = {f"lstm.{name}": value for name, value in pretrained.base_model.state_dict().items()}
+
+    classifier, loading = AutoModelForSequenceClassification.from_pretrained(
+        tmp_path, num_labels=2, output_loading_info=True
+    )
+    assert loading["missing_keys"] == {"classifier.weight", "classifier.bias"}  # newly initialised: the head only
+    assert not loading["mismatched_keys"] and not loading["error_msgs"]
+    state = classifier.state_dict()
+    assert {name for name in state if not name.startswith("classifier.")} == set(base_weights)
+    for name, value in base_weights.items():
+        assert torch.equal(state[name], value), name
+
+    base = AutoModel.from_pretrained(tmp_path)
+    assert isinstance(base, LSTMModel)
+    for name, value in base.state_dict().items():
+        assert torch.equal(value, base_weights[f"lstm.{name}"]), name
+
+
+def test_a_classifier_folder_saved_before_the_base_model_existed_still_loads(tokenizer, imdb_splits, tmp_path):
+    torch.manual_seed(0)
+    model = LSTMForSequenceClassification(small_config(pooling="attention", num_layers=2)).eval()
+    model.save_pretrained(tmp_path)
+    # The weight names of such folders: `embeddings.*`, `lstm.*` and `pooling.*` at the top, beside `classifier.*`.
+    weights = load_file(tmp_path / "model.safetensors")
+    old_names = {name.removeprefix("lstm.") if not name.startswith("classifier.") else name: value
+                 for name, value in weights.items()}  # fmt: skip
+    assert {"embeddings.weight", "lstm.forward_layers.1.weight_hh_l0", "pooling.attention.weight"} <= set(old_names)
+    save_file(old_names, tmp_path / "model.safetensors", metadata={"format": "pt"})
+
+    reloaded, loading = AutoModelForSequenceClassification.from_pretrained(tmp_path, output_loading_info=True)
+    assert not loading["missing_keys"] and not loading["unexpected_keys"]
+    batch = tokenizer(imdb_splits["test"]["text"][:4], truncation=True, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(**batch).logits, model(**batch).logits, rtol=0, atol=0)

@@ -1,0 +1,226 @@
+"""Language-model pretraining of the LSTM on unlabeled reviews: the corpus, its packing, the trainer, the results.
+
+The corpus is the labeled training reviews the classifier trains on plus the unlabeled ones (IMDB's `unsupervised`
+split, 50,000 reviews), never the test split nor the classifier's validation reviews; a seeded slice of unlabeled
+reviews is held out to measure validation perplexity. The vocabulary is learned on the pretraining reviews alone.
+
+Reviews are packed one after another, each ended by `[SEP]`, and cut into segments of `segment_length` tokens, so
+no step is spent on padding. Both language models read across the review boundaries inside a segment, as GPT-2
+reads across `<|endoftext|>`: the `[SEP]` tells them a review has ended (the forward model learns to predict a
+review's end, the backward model its start), and each segment starts from a zero state, as the classifier starts
+each review.
+"""
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from datasets import Dataset, DatasetDict, concatenate_datasets, load_dataset
+from transformers import DataCollatorForLanguageModeling, EarlyStoppingCallback, PreTrainedTokenizerBase, Trainer
+from transformers.trainer_utils import EvalLoopOutput
+
+from .arguments import SentimentTrainingArguments, training_script
+from .data import DEFAULT_DATASET, DatasetValidationError, load_sentiment_splits
+from .tokenizer import SEP_TOKEN, train_word_tokenizer, truncating_tokenizer
+from .training import RECIPE_FILE, RESULTS_FILE, build_tokenizer_once
+
+UNLABELED_SPLIT = "unsupervised"
+
+
+@dataclass
+class PretrainingDataArguments:
+    dataset_name: str = field(
+        default=DEFAULT_DATASET,
+        metadata={
+            "help": "Hub id or local folder of a dataset with train/test splits of `text` and `label` and an "
+            f"'{UNLABELED_SPLIT}' split of unlabeled `text`."
+        },
+    )
+    dataset_hub_id: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id of the dataset that the model card names, when `dataset_name` is a local copy of it."
+        },
+    )
+    validation_fraction: float = field(
+        default=0.1,
+        metadata={
+            "help": "Share of train that the classifier carves out (stratified, seeded) for validation: left out of "
+            "pretraining so that it stays unseen. Use the classifier recipe's value and seed."
+        },
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use a seeded random subset of this many labeled training reviews."}
+    )
+    max_unlabeled_samples: int | None = field(
+        default=None, metadata={"help": "Use a seeded random subset of this many unlabeled reviews."}
+    )
+    lm_validation_samples: int = field(
+        default=1000,
+        metadata={"help": "Unlabeled reviews held out (seeded) to measure validation perplexity, never trained on."},
+    )
+    segment_length: int = field(
+        default=128, metadata={"help": "Tokens per training segment: reviews are packed and cut to this length."}
+    )
+    max_length: int = field(
+        default=1024,
+        metadata={
+            "help": "The saved tokenizer's `model_max_length`, where it cuts a review called with truncation=True "
+            "(pretraining itself reads whole reviews)."
+        },
+    )
+    min_frequency: int = field(
+        default=2, metadata={"help": "Words seen fewer times in the pretraining reviews become [UNK]."}
+    )
+
+
+def load_pretraining_corpus(data_args: PretrainingDataArguments, seed: int) -> DatasetDict:
+    """The pretraining reviews (`train`: labeled training reviews, then unlabeled ones) and the held-out unlabeled
+    reviews (`validation`), each a dataset of `text` only."""
+    labeled = load_sentiment_splits(
+        data_args.dataset_name,
+        validation_fraction=data_args.validation_fraction,
+        seed=seed,
+        max_train_samples=data_args.max_train_samples,
+    )["train"]
+    try:
+        unlabeled = load_dataset(data_args.dataset_name, split=UNLABELED_SPLIT)
+    except ValueError as error:
+        raise DatasetValidationError(
+            f"Dataset '{data_args.dataset_name}' has no '{UNLABELED_SPLIT}' split of unlabeled reviews."
+        ) from error
+    unlabeled = unlabeled.select_columns(["text"]).shuffle(seed=seed)
+    held_out = data_args.lm_validation_samples
+    wanted = held_out + (data_args.max_unlabeled_samples or len(unlabeled) - held_out)
+    if not 0 < held_out < wanted <= len(unlabeled):
+        raise ValueError(
+            f"Asked for {held_out} held-out and {wanted - held_out} training reviews of the '{UNLABELED_SPLIT}' "
+            f"split, which has {len(unlabeled)}."
+        )
+    return DatasetDict(
+        train=concatenate_datasets([labeled.select_columns(["text"]), unlabeled.select(range(held_out, wanted))]),
+        validation=unlabeled.select(range(held_out)),
+    )
+
+
+def pretraining_tokenizer(
+    corpus: DatasetDict, data_args: PretrainingDataArguments, vocab_size: int, args: SentimentTrainingArguments
+) -> PreTrainedTokenizerBase:
+    """The word-level tokenizer learned on the pretraining reviews (never the held-out or test ones), with `[SEP]`
+    to end each packed review; built once across processes. It cuts a review at its head, at `max_length`, until
+    a classifier run gives it the cut of its own recipe."""
+    texts = corpus["train"]["text"]
+
+    def build() -> PreTrainedTokenizerBase:
+        learned = train_word_tokenizer(
+            texts, vocab_size, data_args.min_frequency, data_args.max_length, sep_token=SEP_TOKEN
+        )
+        return truncating_tokenizer(learned, data_args.max_length, "head", None)
+
+    return build_tokenizer_once(args, build)
+
+
+def pack_reviews(
+    corpus: DatasetDict, tokenizer: PreTrainedTokenizerBase, segment_length: int, args: SentimentTrainingArguments
+) -> DatasetDict:
+    """Each split's reviews tokenized whole, each followed by `[SEP]`, concatenated and cut into `input_ids` rows of
+    `segment_length` tokens; the tokens after the last whole segment of each batch of 1,000 reviews are dropped."""
+    if segment_length < 2:
+        raise ValueError(f"segment_length must be at least 2 (a word and the next), got {segment_length}.")
+
+    def pack(batch):
+        stream = [
+            token
+            for ids in tokenizer(batch["text"], truncation=False, verbose=False)["input_ids"]
+            for token in (*ids, tokenizer.sep_token_id)
+        ]
+        usable = len(stream) - len(stream) % segment_length
+        return {"input_ids": [stream[start : start + segment_length] for start in range(0, usable, segment_length)]}
+
+    with args.main_process_first(desc="packing"):
+        return corpus.map(pack, batched=True, remove_columns=["text"], desc="Packing reviews")
+
+
+class LanguageModelTrainer(Trainer):
+    """A `Trainer` whose evaluations also report `perplexity`: exp of the loss, which the model computes with the
+    full softmax in evaluation. Every segment has the same length, so the mean loss over segments is the mean over
+    predicted tokens, and the perplexity is exact."""
+
+    def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs) -> EvalLoopOutput:
+        output = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kwargs)
+        loss = output.metrics.get(f"{metric_key_prefix}_loss")
+        if loss is not None:
+            output.metrics[f"{metric_key_prefix}_perplexity"] = math.exp(loss)
+        return output
+
+
+def build_pretraining_trainer(
+    model, args: SentimentTrainingArguments, segments: DatasetDict, tokenizer: PreTrainedTokenizerBase
+) -> LanguageModelTrainer:
+    """A trainer over packed segments that evaluates perplexity on the held-out ones and keeps the checkpoint that
+    validation prefers (`metric_for_best_model`)."""
+    # The model returns no logits worth gathering (the full softmax's would be segments x length x vocabulary).
+    args.prediction_loss_only = True
+    # The tokens the language models have read: what `all_results.json` reports.
+    args.include_num_input_tokens_seen = "all"
+    callbacks = [EarlyStoppingCallback(args.early_stopping_patience)] if args.early_stopping_patience else []
+    return LanguageModelTrainer(
+        model=model,
+        args=args,
+        train_dataset=segments["train"],
+        eval_dataset=segments["validation"],
+        processing_class=tokenizer,
+        # labels = input_ids; the model shifts them for each direction.
+        data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False),
+        callbacks=callbacks,
+    )
+
+
+def corpus_statistics(corpus: DatasetDict, segments: DatasetDict, segment_length: int) -> dict:
+    """What the run pretrained on: reviews and packed tokens of each split."""
+    return {
+        "pretraining_reviews": len(corpus["train"]),
+        "validation_reviews": len(corpus["validation"]),
+        "pretraining_tokens": len(segments["train"]) * segment_length,
+        "validation_tokens": len(segments["validation"]) * segment_length,
+        "segment_length": segment_length,
+    }
+
+
+def pretrain_and_save(
+    trainer: LanguageModelTrainer, recipe: dict, corpus: dict, resume_from_checkpoint: str | bool | None = None
+) -> dict:
+    """Trains (resuming from a checkpoint if asked), evaluates the chosen checkpoint on the held-out reviews, and saves
+    a Hub-ready folder in `output_dir`: the model (safetensors, config with `auto_map` for `AutoModel`,
+    `AutoModelForPreTraining` and `AutoModelForSequenceClassification`, code files), the tokenizer, the trainer state,
+    `training_recipe.yaml` and `all_results.json`: the `corpus` (`corpus_statistics`), tokens seen, validation loss
+    and perplexity, training time and speed, parameter count."""
+    started = time.perf_counter()
+    train_output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    train_seconds = time.perf_counter() - started
+    eval_metrics = trainer.evaluate()
+    results = {
+        **corpus,
+        "train_loss": train_output.training_loss,
+        "train_runtime_seconds": train_seconds,
+        "epochs": trainer.state.epoch or 0.0,
+        "tokens_seen": trainer.state.num_input_tokens_seen,
+        # In this session (a resumed run counts what it trained itself), validation passes included.
+        "train_tokens_per_second": train_output.metrics["train_samples_per_second"] * corpus["segment_length"],
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "num_parameters": trainer.model.num_parameters(),
+        "num_processes": trainer.args.world_size,
+        **eval_metrics,
+    }
+    output_dir = Path(trainer.args.output_dir)
+    trainer.save_model(str(output_dir))
+    if trainer.is_world_process_zero():
+        trainer.save_state()
+        (output_dir / "training_args.bin").unlink(missing_ok=True)
+        header = f"# The arguments of this run. Re-run it: python {training_script(recipe)} training_recipe.yaml\n"
+        (output_dir / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
+        (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    return results
