@@ -175,8 +175,8 @@ def test_classifier_trained_from_the_pretraining_folder(pretrained_folder, imdb_
     completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
     assert completed.returncode == 0, completed.stderr[-4000:]
     # The pretraining folder's vocabulary, cut at the classifier recipe's length.
-    tokenizer = AutoTokenizer.from_pretrained(output_dir)
-    assert tokenizer.get_vocab() == AutoTokenizer.from_pretrained(pretrained_folder).get_vocab()
+    tokenizer = AutoTokenizer.from_pretrained(output_dir, trust_remote_code=True)
+    assert tokenizer.get_vocab() == AutoTokenizer.from_pretrained(pretrained_folder, trust_remote_code=True).get_vocab()
     assert tokenizer.model_max_length == 128
     card = (output_dir / "README.md").read_text()
     assert "pretrained as language models (a local folder named 'pretrained')" in card
@@ -194,7 +194,7 @@ def test_classifier_trained_from_the_pretraining_folder(pretrained_folder, imdb_
 
 def test_pretrained_layers_can_learn_more_slowly_than_the_head(pretrained_folder, imdb_splits, tmp_path):
     model = AutoModelForSequenceClassification.from_pretrained(pretrained_folder, num_labels=2)
-    tokenizer = AutoTokenizer.from_pretrained(pretrained_folder)
+    tokenizer = AutoTokenizer.from_pretrained(pretrained_folder, trust_remote_code=True)
     args = small_training_args(tmp_path, base_model_learning_rate_ratio=0.1, learning_rate=1e-3, weight_decay=0.01)
     trainer = build_trainer(model, args, {"train": None, "validation": None}, tokenizer)
     optimizer = trainer.create_optimizer()

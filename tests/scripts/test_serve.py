@@ -51,7 +51,7 @@ def untrained_lstm_folder(trained_lstm_folder, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("untrained-lstm")
     torch.manual_seed(123)
     LSTMForSequenceClassification(AutoConfig.from_pretrained(trained_lstm_folder)).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(trained_lstm_folder).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(trained_lstm_folder, trust_remote_code=True).save_pretrained(folder)
     return folder
 
 
