@@ -9,13 +9,16 @@ which `save_pretrained` copies into the model folder (`auto_map`), so `trust_rem
 project. This file imports only `transformers`, for that reason.
 
 Loaded without `trust_remote_code`, a folder of a stock architecture falls back to the library's own tokenizer,
-which cuts the end only (`truncation="head"`).
+which honours `truncation_side` (so `head` and `tail` still cut as training did) but cannot keep both ends: a
+`head_tail` folder then keeps the head only.
 """
 
 from transformers import TokenizersBackend
 from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 
 TRUNCATIONS = ("head", "tail", "head_tail")
+# The side the library cuts for each rule (`truncation_side`); head_tail cuts the middle, by this class only.
+TRUNCATION_SIDES = {"head": "right", "tail": "left", "head_tail": "right"}
 
 
 def special_token_layout(tokenizer) -> tuple[list[int], list[int]]:
@@ -102,8 +105,18 @@ class TruncatingTokenizer(TokenizersBackend):
         return_overflowing_tokens: bool = False,
         **kwargs,
     ) -> BatchEncoding:
+        # The library cuts a text's head or tail itself, faster, and so does a folder loaded without this class; its
+        # direction (`truncation_side`) is saved to match `truncation`. Only head_tail needs the cut below.
+        if self.truncation_side != TRUNCATION_SIDES[self.truncation]:
+            raise ValueError(
+                f"truncation={self.truncation!r} cuts on the {TRUNCATION_SIDES[self.truncation]!r} side, but "
+                f"truncation_side is {self.truncation_side!r}."
+            )
         library_cut = (
-            truncation_strategy == TruncationStrategy.DO_NOT_TRUNCATE or max_length is None or return_overflowing_tokens
+            truncation_strategy == TruncationStrategy.DO_NOT_TRUNCATE
+            or max_length is None
+            or return_overflowing_tokens
+            or self.truncation != "head_tail"
         )
         if library_cut:
             return super()._encode_plus(

@@ -66,7 +66,8 @@ class SentimentPredictor:
     @property
     def truncation(self) -> str:
         """What a review longer than `max_length` keeps (`head`, `tail`, `head_tail`), as the tokenizer cuts it."""
-        return getattr(self.tokenizer, "truncation", None) or {"right": "head", "left": "tail"}[self.tokenizer.truncation_side]
+        library_rule = {"right": "head", "left": "tail"}[self.tokenizer.truncation_side]
+        return getattr(self.tokenizer, "truncation", None) or library_rule
 
     def describe(self) -> dict:
         """What a client needs to know about this model: its labels, how it cuts long reviews, and its size."""

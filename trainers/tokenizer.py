@@ -8,6 +8,7 @@ from tokenizers.trainers import WordLevelTrainer
 from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from models import TruncatingTokenizer
+from models.tokenization_truncation import TRUNCATION_SIDES
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
@@ -78,6 +79,7 @@ def truncating_tokenizer(
         tokenizer_object=Tokenizer.from_str(tokenizer.backend_tokenizer.to_str()),
         model_max_length=max_length,
         padding_side="right",
+        truncation_side=TRUNCATION_SIDES.get(truncation, "right"),
         model_input_names=list(tokenizer.model_input_names),
         truncation=truncation,
         head_tokens=head_tokens,
