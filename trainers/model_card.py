@@ -207,7 +207,7 @@ def build_model_card(
     return ModelCard.from_template(
         card_data,
         template_path=str(PRETRAINING_TEMPLATE if pretraining else TEMPLATE),
-        vocab_size=config["vocab_size"],
+        vocab_size=config.get("vocab_size"),  # the pretraining card states it; a verbalizer has none of its own
         model_name=repo_id,
         repo_id=repo_id,
         revision=revision,
