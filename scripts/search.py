@@ -52,7 +52,7 @@ def main(args: list[str] | None = None) -> dict:
             "workers with the same --storage (journal:PATH on one machine, an RDB URL across machines)."
         )
     if training_args.resume_from_checkpoint is not None:
-        sys.exit("error: a search resumes its study when run again with the same storage; drop --resume_from_checkpoint.")
+        sys.exit("error: a search resumes its study when run again on its storage; drop --resume_from_checkpoint.")
     splits = load_splits(data_args, training_args)
     splits.pop("test")  # the search never looks at the test split
     if approach == "lstm":
