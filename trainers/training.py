@@ -1,7 +1,6 @@
 """The training machinery every approach shares: tokenized splits, metrics, `Trainer`, one final test evaluation."""
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -278,10 +277,7 @@ def complete_run_folder(args: TrainingArguments) -> None:
     """
     folder, output_dir = unfinished_folder(args), Path(args.output_dir)
     for path in sorted(folder.iterdir(), key=lambda path: path.name == RESULTS_FILE):
-        target = output_dir / path.name
-        if target.is_dir():
-            shutil.rmtree(target)
-        path.replace(target)
+        path.replace(output_dir / path.name)
     folder.rmdir()
 
 
