@@ -1,8 +1,9 @@
 """Where a dataset or a model is read from, a local path or a Hub id, and one-line errors naming it when it cannot be.
 
 `check_model_folder` is the one check of a model folder, run before anything loads one (scripts/predict.py,
-serve.py, evaluate_model.py and demo.py through `load_predictor`, scripts/push_to_hub.py): `from_pretrained` would
-otherwise take a missing folder for a Hub id and answer about invalid repo ids, or fail deep in a traceback.
+serve.py, evaluate_model.py and demo.py through `load_predictor`, scripts/push_to_hub.py, and the encoders of
+scripts/finetune.py and train_verbalizer.py): `from_pretrained` would otherwise take a missing folder for a Hub id
+and answer about invalid repo ids, or fail deep in a traceback.
 """
 
 import json

@@ -58,6 +58,7 @@ def broken_model_folders(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+TINY_DATA = ["--dataset_name", "{dataset}", "--max_train_samples", "40", "--output_dir", "{tmp}"]
 # What each case names: the folder, or the broken file in it.
 NAMED = {"missing": "", "not a model": "", "corrupt config": "config.json", "corrupt weights": "model.safetensors"}
 COMMANDS = {
@@ -65,11 +66,12 @@ COMMANDS = {
     "serve.py": ["--model", "lstm={model}"],
     "evaluate_model.py": ["{model}", "--dataset_name", "{dataset}", "--output_dir", "{tmp}"],
     "push_to_hub.py": ["{model}", "--repo_id", "user/imdb-lstm", "--dry_run"],
+    "finetune.py": ["configs/finetune/minilm.yaml", "--model_name_or_path", "{model}", *TINY_DATA],
+    "train_verbalizer.py": ["configs/verbalizer_minilm.yaml", "--encoder_name_or_path", "{model}", *TINY_DATA],
 }
 
 
-# Every case through predict.py; the others share its check (`check_model_folder`), so the two ends suffice there:
-# a folder that is not there, and one whose every file is there but the weights are cut short.
+# Every case through predict.py; the others share its check (`check_model_folder`), so two cases suffice there.
 @pytest.mark.parametrize(
     "script, cases",
     [
@@ -77,6 +79,8 @@ COMMANDS = {
         ("serve.py", ("missing", "corrupt weights")),
         ("evaluate_model.py", ("missing", "corrupt weights")),
         ("push_to_hub.py", ("missing", "corrupt weights")),
+        ("finetune.py", ("missing", "not a model")),
+        ("train_verbalizer.py", ("missing", "not a model")),
     ],
 )
 def test_missing_or_broken_model_folders(script, cases, broken_model_folders, imdb_dataset, tmp_path):
