@@ -22,7 +22,10 @@ def run_all(commands: dict[str, list], env: dict | None = None) -> dict[str, sub
                                text=True, cwd=PROJECT_ROOT, env=env)
         for case, command in commands.items()
     }  # fmt: skip
-    return {case: subprocess.CompletedProcess(p.args, p.wait(timeout=120), *p.communicate()) for case, p in running.items()}
+    return {
+        case: subprocess.CompletedProcess(process.args, process.wait(timeout=120), *process.communicate())
+        for case, process in running.items()
+    }
 
 
 def assert_one_line_error(completed: subprocess.CompletedProcess, names: str) -> None:
