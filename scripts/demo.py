@@ -80,7 +80,7 @@ def main(args: list[str] | None = None) -> None:
         predictors = {
             name: load_predictor(name, path, arguments.device) for name, path in parse_model_specs(specs).items()
         }
-    except (ValueError, OSError) as error:  # OSError: a missing model folder
+    except (ValueError, OSError) as error:  # SourceError (a model) is a ValueError
         sys.exit(f"error: {error}")
     build_demo(predictors).launch(server_name=arguments.host, server_port=arguments.port)
 

@@ -115,9 +115,9 @@ def main(args: list[str] | None = None) -> dict:
     arguments = parse_arguments(args)
     try:
         label_map = parse_label_map(arguments.label_map)
+        predictor = load_predictor("model", arguments.model, arguments.device)
         split = evaluated_split(arguments)
         texts, labels = list(split["text"]), np.array(split["label"])
-        predictor = load_predictor("model", arguments.model, arguments.device)
         mapping = match_labels(predictor.labels, LABEL_NAMES, label_map)
         tricky = load_tricky_reviews(arguments.tricky_reviews)
         source = {"model": arguments.model, "dataset": arguments.dataset_name, "split": arguments.split}
@@ -140,7 +140,7 @@ def main(args: list[str] | None = None) -> dict:
         report["tricky_reviews"] = tricky_review_results(
             tricky, to_dataset_classes(tricky_probabilities, mapping, len(LABEL_NAMES))
         )
-    except (ValueError, OSError) as error:  # OSError: no such model folder or file
+    except (ValueError, OSError) as error:  # OSError: a tricky-reviews or predictions file that cannot be read
         sys.exit(f"error: {error}")
     report = {"source": source, **report}
     state_file = Path(arguments.model) / "trainer_state.json"

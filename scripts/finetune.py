@@ -21,6 +21,7 @@ from trainers.arguments import (
 )
 from trainers.builders import encoder_builder, encoder_tokenizer
 from trainers.run import start_run, train_and_finish
+from trainers.sources import SourceError, check_model_folder, not_found
 from trainers.training import tokenize_splits
 
 
@@ -30,10 +31,13 @@ def main(args: list[str] | None = None) -> dict:
     )
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
+        check_model_folder(encoder_args.model_name_or_path)
         tokenizer = encoder_tokenizer(encoder_args.model_name_or_path, data_args)
         model = encoder_builder(encoder_args.model_name_or_path)({})
+    except SourceError as error:
+        sys.exit(f"error: {error}")
     except (OSError, ValueError) as error:
-        sys.exit(f"error: cannot load the encoder '{encoder_args.model_name_or_path}': {error}")
+        sys.exit(f"error: {not_found('encoder', encoder_args.model_name_or_path, error)}")
     tokenized = tokenize_splits(splits, tokenizer, training_args)
     return train_and_finish(model, training_args, tokenized, tokenizer, recipe, push_to_hub)
 

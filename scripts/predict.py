@@ -90,7 +90,7 @@ def main(args: list[str] | None = None) -> None:
             chunk_overlap=arguments.chunk_overlap,
         )
         records = prediction_records(probabilities, predictor.labels, arguments.top_k)
-    except (ValueError, OSError) as error:  # InputError is a ValueError; OSError: no such model folder
+    except (ValueError, OSError) as error:  # InputError and SourceError (the model) are ValueErrors
         sys.exit(f"error: {error}")
     output = nullcontext(sys.stdout) if arguments.output in (None, "-") else open(arguments.output, "w", newline="")
     with output as stream:

@@ -13,6 +13,7 @@ import sys
 
 from trainers.hub import ACCESS_TIMEOUT_SECONDS, HubAccessError, files_to_upload, publish
 from trainers.model_card import write_model_card
+from trainers.sources import check_model_folder
 
 
 def main(args: list[str] | None = None) -> int:
@@ -34,6 +35,7 @@ def main(args: list[str] | None = None) -> int:
     options = parser.parse_args(args)
 
     try:
+        check_model_folder(options.folder, may_be_hub_id=False)
         card_path = write_model_card(
             options.folder, repo_id=options.repo_id, revision=options.revision, comparison=options.comparison
         )

@@ -51,6 +51,8 @@ def main(args: list[str] | None = None) -> dict:
             "error: the search runs its trials in one process; instead of `accelerate launch`, start several "
             "workers with the same --storage (journal:PATH on one machine, an RDB URL across machines)."
         )
+    if training_args.resume_from_checkpoint is not None:
+        sys.exit("error: a search resumes its study when run again on its storage; drop --resume_from_checkpoint.")
     splits = load_splits(data_args, training_args)
     splits.pop("test")  # the search never looks at the test split
     if approach == "lstm":
@@ -69,7 +71,9 @@ def main(args: list[str] | None = None) -> dict:
     tokenized = tokenize_splits(splits, tokenizer, training_args)
 
     trainer = build_trainer(None, training_args, tokenized, tokenizer, model_init=model_init_for(build, model_space))
-    storage = open_storage(search_args.storage, training_args.output_dir)
+    storage = open_storage(
+        search_args.storage, training_args.output_dir, search_args.heartbeat_interval, search_args.grace_period
+    )
     study_name = search_args.study_name or Path(training_args.output_dir).resolve().name
     study = run_search(trainer, training_space, search_args.n_trials, storage, study_name, search_args.pruner)
 

@@ -65,7 +65,7 @@ def main(args: list[str] | None = None) -> None:
         if not api_keys:
             raise ValueError(f"No API key: set ${API_KEYS_VARIABLE} or give --api_keys_file.")
         predictors = [load_predictor(name, path, arguments.device) for name, path in model_paths.items()]
-    except (ValueError, OSError) as error:  # OSError: a missing keys file or model folder
+    except (ValueError, OSError) as error:  # OSError: a missing keys file; SourceError (a model) is a ValueError
         sys.exit(f"error: {error}")
     limits = ServingLimits(
         arguments.max_text_characters, arguments.max_batch_size, arguments.max_body_bytes, arguments.batch_wait_seconds

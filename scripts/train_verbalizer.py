@@ -26,6 +26,7 @@ from trainers.arguments import (
 )
 from trainers.features import build_verbalizer, encode_splits
 from trainers.run import finish_run, start_run
+from trainers.sources import check_model_folder
 from trainers.training import build_trainer, train_and_evaluate
 
 # Set from the encoder's tokenizer, or (the truncation) by DataArguments, so not arguments of their own.
@@ -42,6 +43,7 @@ def main(args: list[str] | None = None) -> dict:
     )
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
+        check_model_folder(model_args.encoder_name_or_path)
         hyperparameters = {**dataclasses.asdict(model_args), "truncation": data_args.truncation}
         if data_args.head_tokens is not None:
             hyperparameters["head_tokens"] = data_args.head_tokens

@@ -31,6 +31,8 @@ ALWAYS_RECORDED = (
     "pretrained_model_name_or_path",
     "segment_length",
 )
+# How this run was started, not what it is: its recipe, run again elsewhere, trains from the start.
+NEVER_RECORDED = ("resume_from_checkpoint",)
 
 
 @dataclass
@@ -184,8 +186,8 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
 
     Returns one instance of each dataclass, then the run's own recipe: every argument a recipe file names or that
     differs from its default, and those of `ALWAYS_RECORDED`, as given (before `TrainingArguments` post-processing),
-    so that `parse_recipe` takes it back and repeats the run. Unknown keys, in a recipe or on the command line, are
-    errors.
+    but none of `NEVER_RECORDED`, so that `parse_recipe` takes it back and repeats the run. Unknown keys, in a recipe
+    or on the command line, are errors.
     """
     args = sys.argv[1:] if args is None else list(args)
     parser = HfArgumentParser(dataclass_types)
@@ -213,7 +215,7 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
     run_recipe = {
         dest: value
         for dest, value in given.items()
-        if dest in recipe or value != defaults[dest] or dest in ALWAYS_RECORDED
+        if (dest in recipe or value != defaults[dest] or dest in ALWAYS_RECORDED) and dest not in NEVER_RECORDED
     }
     return (*instances, run_recipe)
 

@@ -3,6 +3,9 @@
 import re
 
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
+from datasets.exceptions import DatasetBuildError
+
+from .sources import not_found
 
 DEFAULT_DATASET = "stanfordnlp/imdb"
 LABEL_NAMES = ["NEGATIVE", "POSITIVE"]
@@ -60,6 +63,8 @@ def load_sentiment_splits(
         raise ValueError(f"validation_fraction must be between 0 and 1, got {validation_fraction}.")
     try:
         raw = load_dataset(dataset_name)
+    except (OSError, DatasetBuildError) as error:  # no such path or Hub id, no data files, a corrupt data file
+        raise not_found("dataset", dataset_name, error) from error
     except ValueError as error:
         # `datasets` cannot build a split from files with no rows, and says so in its own words.
         empty = re.search(r'Instruction "(\w+)" corresponds to no data', str(error))

@@ -27,6 +27,7 @@ from transformers import (
 )
 
 from .batching import length_sorted_batches
+from .sources import check_model_folder, not_found
 
 # Tokenizers without a length limit report this huge sentinel as `model_max_length`.
 UNLIMITED_LENGTH = int(1e29)
@@ -162,13 +163,19 @@ class SentimentPredictor:
 def load_predictor(name: str, model_path: str, device: str = "cpu") -> SentimentPredictor:
     """Loads a saved model folder or Hub id the way a user would: Auto classes, `trust_remote_code=True`.
 
-    Fails when the tokenizer has no `model_max_length`, since then long reviews could not be truncated and a
-    5,000-word review would run through the model whole.
+    Fails with a one-line `SourceError` (a ValueError) naming the place when the folder is missing or not a model
+    (see `check_model_folder`), or when the Hub has no such model; and when the tokenizer has no
+    `model_max_length`, since then long reviews could not be truncated and a 5,000-word review would run through
+    the model whole.
     """
-    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=True)
+    check_model_folder(model_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=True)
+        model = AutoModelForSequenceClassification.from_pretrained(model_path, trust_remote_code=True)
+    except OSError as error:
+        raise not_found("model", model_path, error) from error
     if tokenizer.model_max_length >= UNLIMITED_LENGTH:
         raise ValueError(f"The tokenizer of '{model_path}' sets no model_max_length, so reviews cannot be truncated.")
-    model = AutoModelForSequenceClassification.from_pretrained(model_path, trust_remote_code=True)
     return SentimentPredictor(name=name, model=model.to(device).eval(), tokenizer=tokenizer)
 
 

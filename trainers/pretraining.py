@@ -11,21 +11,18 @@ review's end, the backward model its start), and each segment starts from a zero
 each review.
 """
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import yaml
 from datasets import Dataset, DatasetDict, concatenate_datasets, load_dataset
 from transformers import DataCollatorForLanguageModeling, EarlyStoppingCallback, PreTrainedTokenizerBase, Trainer
 from transformers.trainer_utils import EvalLoopOutput
 
-from .arguments import SentimentTrainingArguments, training_script
+from .arguments import SentimentTrainingArguments
 from .data import DEFAULT_DATASET, DatasetValidationError, load_sentiment_splits
 from .tokenizer import SEP_TOKEN, train_word_tokenizer, truncating_tokenizer
-from .training import RECIPE_FILE, RESULTS_FILE, build_tokenizer_once
+from .training import build_tokenizer_once, save_run_folder
 
 UNLABELED_SPLIT = "unsupervised"
 
@@ -194,10 +191,10 @@ def pretrain_and_save(
     trainer: LanguageModelTrainer, recipe: dict, corpus: dict, resume_from_checkpoint: str | bool | None = None
 ) -> dict:
     """Trains (resuming from a checkpoint if asked), evaluates the chosen checkpoint on the held-out reviews, and saves
-    a Hub-ready folder in `output_dir`: the model (safetensors, config with `auto_map` for `AutoModel`,
-    `AutoModelForPreTraining` and `AutoModelForSequenceClassification`, code files), the tokenizer, the trainer state,
-    `training_recipe.yaml` and `all_results.json`: the `corpus` (`corpus_statistics`), tokens seen, validation loss
-    and perplexity, training time and speed, parameter count."""
+    a Hub-ready folder (`save_run_folder`; `finish_run` moves it into `output_dir`): the model (safetensors, config
+    with `auto_map` for `AutoModel`, `AutoModelForPreTraining` and `AutoModelForSequenceClassification`, code files),
+    the tokenizer, the trainer state, `training_recipe.yaml` and `all_results.json`: the `corpus`
+    (`corpus_statistics`), tokens seen, validation loss and perplexity, training time and speed, parameter count."""
     started = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     train_seconds = time.perf_counter() - started
@@ -215,12 +212,5 @@ def pretrain_and_save(
         "num_processes": trainer.args.world_size,
         **eval_metrics,
     }
-    output_dir = Path(trainer.args.output_dir)
-    trainer.save_model(str(output_dir))
-    if trainer.is_world_process_zero():
-        trainer.save_state()
-        (output_dir / "training_args.bin").unlink(missing_ok=True)
-        header = f"# The arguments of this run. Re-run it: python {training_script(recipe)} training_recipe.yaml\n"
-        (output_dir / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
-        (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    save_run_folder(trainer, recipe, results)
     return results

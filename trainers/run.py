@@ -10,24 +10,29 @@ from .arguments import DataArguments, SentimentTrainingArguments
 from .data import load_sentiment_splits
 from .hub import HubAccessError, claim_push, publish_run
 from .model_card import dataset_hub_id, write_model_card
-from .training import build_trainer, train_and_evaluate
+from .training import build_trainer, complete_run_folder, resolve_checkpoint, train_and_evaluate, unfinished_folder
 
 
 def start_run(data_args: DataArguments, args: TrainingArguments, recipe: dict) -> tuple[DatasetDict, bool]:
-    """`check_run`, then seeds and loads the splits.
+    """`check_run`, then seeds and loads the splits, exiting with a one-line message if the dataset is missing or
+    unusable.
 
     Returns the splits and whether the script must publish the folder at the end.
     """
     push_to_hub = check_run(args, recipe)
-    return load_splits(data_args, args), push_to_hub
+    try:
+        return load_splits(data_args, args), push_to_hub
+    except ValueError as error:  # a dataset that is missing or unusable, or a subset larger than its split
+        sys.exit(f"error: {error}")
 
 
 def check_run(args: TrainingArguments, recipe: dict) -> bool:
     """Checks what would otherwise fail only after training (the model card must name the dataset; the Hub must
-    accept the push, if asked), exiting with a message if not. Returns whether the script must publish the folder at
-    the end."""
+    accept the push, if asked; the checkpoint to resume from must exist, see `resolve_checkpoint`), exiting with a
+    message if not. Returns whether the script must publish the folder at the end."""
     try:
         dataset_hub_id(recipe)
+        resolve_checkpoint(args)
         return claim_push(args)
     except (ValueError, HubAccessError) as error:
         sys.exit(f"error: {error}")
@@ -62,9 +67,11 @@ def train_and_finish(
 
 
 def finish_run(args: TrainingArguments, results: dict, push_to_hub: bool) -> None:
-    """What a training script does last, on the main process: writes the model card, prints the results and the
-    folder, and publishes the folder if asked (exiting with a message, the folder kept, if the Hub refuses)."""
-    write_model_card(args.output_dir, repo_id=args.hub_model_id)
+    """What a training script does last, on the main process: writes the model card, completes the folder (see
+    `complete_run_folder`), prints the results and the folder, and publishes the folder if asked (exiting with a
+    message, the folder kept, if the Hub refuses)."""
+    write_model_card(unfinished_folder(args), repo_id=args.hub_model_id)
+    complete_run_folder(args)
     print(json.dumps(results, indent=2, sort_keys=True))
     print(f"Model folder: {args.output_dir}")
     if push_to_hub:

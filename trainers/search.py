@@ -6,17 +6,27 @@ The test split is never used: every trial is judged on the validation split.
 
 import json
 import math
+import os
+import socket
+import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import optuna
+import psutil
 import yaml
 from transformers import PreTrainedModel, Trainer
 
 OBJECTIVE = "eval_accuracy"
-TRIAL_STATES_COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+# What counts toward `n_trials`: a failed trial (its worker was killed) is replaced.
+TRIAL_STATES_COUNTED = (
+    optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.RUNNING
+)  # fmt: skip
+# The user attribute that names the process running a trial: host, process id and the process's start time.
+WORKER_ATTRIBUTE = "worker"
 
 
 @dataclass
@@ -40,6 +50,20 @@ class SearchArguments:
         },
     )
     study_name: str | None = field(default=None, metadata={"help": "Study name (default: output_dir's name)."})
+    heartbeat_interval: int = field(
+        default=60,
+        metadata={
+            "help": "Seconds between the heartbeats a running trial records in an RDB storage (sqlite, postgresql...). "
+            "A trial silent for grace_period seconds (its worker was killed) is marked failed by the next worker "
+            "and replaced."
+        },
+    )
+    grace_period: int | None = field(
+        default=None,
+        metadata={
+            "help": "Seconds without a heartbeat before a running trial is failed (default: 2 x heartbeat_interval)."
+        },
+    )
     pruner: Literal["median", "none"] = field(
         default="median", metadata={"help": "median stops a trial whose epoch is worse than the median trial's."}
     )
@@ -83,20 +107,61 @@ def suggest(trial: optuna.Trial, space: dict[str, dict]) -> dict:
     return values
 
 
-def open_storage(storage: str | None, output_dir: str | Path) -> str | optuna.storages.BaseStorage:
-    """`journal:PATH` -> a journal file storage (safe for workers on one machine); anything else is an RDB URL."""
-    if storage is None:
-        Path(output_dir).mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{Path(output_dir).resolve() / 'study.db'}"
-    if storage.startswith("journal:"):
+@contextmanager
+def heartbeats_quietly():
+    """Optuna 5.0 calls heartbeats experimental and warns so at every use."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
+
+
+def open_storage(
+    storage: str | None, output_dir: str | Path, heartbeat_interval: int, grace_period: int | None
+) -> optuna.storages.BaseStorage:
+    """`journal:PATH` -> a journal file storage (safe for workers on one machine); anything else is an RDB URL,
+    default sqlite in `output_dir`, whose running trials record heartbeats (see `SearchArguments.heartbeat_interval`).
+    Optuna 5.0's journal storage has no heartbeats."""
+    if storage is not None and storage.startswith("journal:"):
         path = Path(storage.removeprefix("journal:"))
         path.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
-    return storage
+    if storage is None:
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{Path(output_dir).resolve() / 'study.db'}"
+    with heartbeats_quietly():
+        return optuna.storages.RDBStorage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
 
 
-def trials_started(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False))
+def this_worker() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "started": psutil.Process().create_time()}
+
+
+def is_running(worker: dict) -> bool:
+    """Whether the process `this_worker` described on this machine still runs (its start time tells it from a new
+    process that was given the same id)."""
+    try:
+        return psutil.Process(worker["pid"]).create_time() == worker["started"]
+    except psutil.NoSuchProcess:
+        return False
+
+
+def fail_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
+    """Fails the running trials whose worker is gone: with an RDB storage, those whose heartbeats stopped; with
+    the journal storage, which has no heartbeats in Optuna 5.0, those whose worker process on this machine no longer
+    runs (a journal file is for the workers of one machine)."""
+    with heartbeats_quietly():
+        optuna.storages.fail_stale_trials(study)
+    if isinstance(storage, optuna.storages.JournalStorage):
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            worker = trial.user_attrs.get(WORKER_ATTRIBUTE)
+            if worker and worker["host"] == socket.gethostname() and not is_running(worker):
+                study.tell(trial.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+
+
+def trials_counted(study: optuna.Study, storage: optuna.storages.BaseStorage) -> int:
+    """Trials toward `n_trials`, after failing those whose worker is gone."""
+    fail_dead_trials(study, storage)
+    return len(study.get_trials(deepcopy=False, states=TRIAL_STATES_COUNTED))
 
 
 def split_search_space(space: dict, training_fields: set[str], model_parameters: set[str]) -> tuple[dict, dict]:
@@ -122,9 +187,15 @@ def model_init_for(build_model: Callable[[dict], PreTrainedModel], model_space: 
 
 
 def run_search(
-    trainer: Trainer, training_space: dict, n_trials: int, storage, study_name: str, pruner: str
+    trainer: Trainer,
+    training_space: dict,
+    n_trials: int,
+    storage: optuna.storages.BaseStorage,
+    study_name: str,
+    pruner: str,
 ) -> optuna.Study:
-    """Adds trials to the study until it holds `n_trials` (started by any worker), one `Trainer` trial at a time.
+    """Adds trials to the study until it holds `n_trials` finished or running (started by any worker), one `Trainer`
+    trial at a time; a trial whose worker was killed is failed and replaced (see `fail_dead_trials`).
 
     One trial per `hyperparameter_search` call, so that each worker re-reads the study before starting another:
     workers sharing a storage then stop together at `n_trials` instead of each running `n_trials` of its own.
@@ -132,9 +203,14 @@ def run_search(
     """
     optuna_pruner = optuna.pruners.MedianPruner(n_startup_trials=2) if pruner == "median" else None
     study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize", load_if_exists=True)
-    while trials_started(study) < n_trials:
+
+    def hp_space(trial: optuna.Trial) -> dict:
+        trial.set_user_attr(WORKER_ATTRIBUTE, this_worker())  # see `fail_dead_trials`
+        return suggest(trial, training_space)
+
+    while trials_counted(study, storage) < n_trials:
         trainer.hyperparameter_search(
-            hp_space=lambda trial: suggest(trial, training_space),
+            hp_space=hp_space,
             compute_objective=lambda metrics: metrics[OBJECTIVE],
             n_trials=1,
             direction="maximize",

@@ -20,7 +20,9 @@ from transformers import (
     TrainingArguments,
 )
 from transformers.dynamic_module_utils import custom_object_save
-from transformers.trainer_utils import PredictionOutput
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_callback import TrainerState
+from transformers.trainer_utils import PredictionOutput, sort_checkpoints
 
 from models import SortedTextClassificationPipeline, TruncatingTokenizer
 
@@ -36,22 +38,60 @@ RECIPE_FILE = "training_recipe.yaml"
 # Class probabilities of every test review, in the test split's order, with its label: what `scripts/compare.py`
 # and `scripts/evaluate_model.py` compute ROC-AUC and calibration from without running the model again.
 TEST_PREDICTIONS_FILE = "test_predictions.csv"
+# Where a run composes its final files until it completes; see `complete_run_folder`.
+UNFINISHED_DIR = "unfinished"
+
+
+def unfinished_folder(args: TrainingArguments) -> Path:
+    return Path(args.output_dir) / UNFINISHED_DIR
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest `checkpoint-*` folder of `output_dir` that `Trainer` finished saving (it writes
+    `trainer_state.json` last, so a run killed while saving leaves a newer folder without one), or None."""
+    if not Path(output_dir).is_dir():
+        return None
+    saved = [path for path in sort_checkpoints(str(output_dir)) if (Path(path) / TRAINER_STATE_NAME).is_file()]
+    return saved[-1] if saved else None
+
+
+def resolve_checkpoint(args: TrainingArguments) -> None:
+    """Turns `--resume_from_checkpoint` into the folder to resume from: `true` means the last checkpoint in
+    `output_dir` (as in the transformers examples), anything else a checkpoint folder; raises ValueError, naming the
+    place, when there is no such checkpoint."""
+    requested = args.resume_from_checkpoint
+    if requested is None:
+        return
+    if requested.lower() == "true":
+        args.resume_from_checkpoint = last_checkpoint(args.output_dir)
+        if args.resume_from_checkpoint is None:
+            raise ValueError(f"--resume_from_checkpoint true: no saved checkpoint-* folder in '{args.output_dir}'.")
+    elif not (Path(requested) / TRAINER_STATE_NAME).is_file():
+        state = "no such folder" if not Path(requested).exists() else f"it has no {TRAINER_STATE_NAME}"
+        raise ValueError(f"--resume_from_checkpoint '{requested}' is not a saved checkpoint: {state}.")
 
 
 def build_tokenizer_once(
     args: TrainingArguments, build_tokenizer: Callable[[], PreTrainedTokenizerBase]
 ) -> PreTrainedTokenizerBase:
-    """Builds the tokenizer on the main process only, saves it in `output_dir`, and loads it on every other process.
+    """Builds the tokenizer on the main process only and, under several processes, saves it in the run's unfinished
+    folder, from which every other process loads it; a resumed run loads the checkpoint's.
 
     Every rank then holds the same vocabulary by construction, and the work is done once. Under several machines,
-    `output_dir` must be storage that all of them see.
+    `output_dir` must be storage that all of them see. A resumed run takes the vocabulary its checkpoint's weights
+    were trained with, whatever the data or arguments now say.
     """
+    if args.resume_from_checkpoint is not None:
+        return TruncatingTokenizer.from_pretrained(args.resume_from_checkpoint)
+    if args.world_size == 1:
+        return build_tokenizer()
+    shared = unfinished_folder(args)
     with args.main_process_first(local=False, desc="building the tokenizer"):
         if args.process_index == 0:
             tokenizer = build_tokenizer()
-            tokenizer.save_pretrained(args.output_dir)
+            tokenizer.save_pretrained(shared)
             return tokenizer
-        return TruncatingTokenizer.from_pretrained(args.output_dir)
+        return TruncatingTokenizer.from_pretrained(shared)
 
 
 def tokenize_splits(splits: DatasetDict, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments) -> DatasetDict:
@@ -144,28 +184,38 @@ def build_trainer(
 def train_and_evaluate(
     trainer: Trainer, tokenized: DatasetDict, recipe: dict, extra_results: dict | None = None
 ) -> dict[str, float]:
-    """Trains, evaluates the chosen checkpoint on validation, then once on test, and saves a Hub-ready folder.
+    """Trains (from `args.resume_from_checkpoint` if set, see `resolve_checkpoint`), evaluates the chosen checkpoint
+    on validation, then once on test, and composes the Hub-ready folder in `output_dir/unfinished/`.
 
-    The folder (`output_dir`) gets the model (safetensors, config with `auto_map`, code files), the tokenizer, the
-    trainer state (training curves), `training_recipe.yaml` (the run's arguments, which its training script takes
-    back) and `all_results.json`: validation and test metrics, training wall time, training reviews/s, parameter
-    count and number of processes, and `extra_results` (what the run measured before training).
+    The folder gets the model (safetensors, config with `auto_map`, code files), the tokenizer, the trainer state
+    (training curves), `training_recipe.yaml` (the run's arguments, which its training script takes back), the test
+    predictions and `all_results.json`: validation and test metrics, training wall time, training reviews/s,
+    parameter count and number of processes, and `extra_results` (what the run measured before training).
+    `complete_run_folder` moves it into `output_dir` (`finish_run` writes the model card first).
+
+    A resumed run's training loss, time and speed cover the training done after `resumed_at_epoch`, which the
+    results then hold: `Trainer` keeps no running loss in its checkpoints.
     """
+    checkpoint = trainer.args.resume_from_checkpoint
+    resumed_at_epoch = 0.0
+    if checkpoint:
+        resumed_at_epoch = TrainerState.load_from_json(str(Path(checkpoint) / TRAINER_STATE_NAME)).epoch
     started = time.perf_counter()
-    train_output = trainer.train()
+    train_output = trainer.train(resume_from_checkpoint=checkpoint)
     train_seconds = time.perf_counter() - started
     epochs = trainer.state.epoch or 0.0
     train_metrics = {
         "train_loss": train_output.training_loss,
         "train_runtime_seconds": train_seconds,
         # Reviews actually seen (epochs run, early stopping included) per second of training, validation included.
-        "train_reviews_per_second": len(tokenized["train"]) * epochs / train_seconds,
+        "train_reviews_per_second": len(tokenized["train"]) * (epochs - resumed_at_epoch) / train_seconds,
         "epochs": epochs,
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "num_parameters": trainer.model.num_parameters(),
         "num_trainable_parameters": trainer.model.num_parameters(only_trainable=True),
         "train_samples": len(tokenized["train"]),
         "num_processes": trainer.args.world_size,
+        **({"resumed_at_epoch": resumed_at_epoch} if checkpoint else {}),
     }
     eval_metrics = trainer.evaluate(tokenized["validation"], metric_key_prefix="eval")
     eval_metrics["eval_samples"] = len(tokenized["validation"])
@@ -174,18 +224,27 @@ def train_and_evaluate(
     test_metrics = {**test_output.metrics, "test_samples": len(tokenized["test"])}
 
     results = {**(extra_results or {}), **train_metrics, **eval_metrics, **test_metrics}
-    output_dir = Path(trainer.args.output_dir)
-    trainer.save_model(str(output_dir))  # on every process: FSDP gathers the weights collectively
+    folder = save_run_folder(trainer, recipe, results)
     if trainer.is_world_process_zero():
-        ship_sorting_pipeline(trainer.model, output_dir)
-        trainer.save_state()
-        # `Trainer` pickles its arguments; the Hub folder holds no pickle, and the recipe says the same in YAML.
-        (output_dir / "training_args.bin").unlink(missing_ok=True)
-        header = f"# The arguments of this run. Re-run it: python {training_script(recipe)} training_recipe.yaml\n"
-        (output_dir / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
-        (output_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-        write_predictions(output_dir / TEST_PREDICTIONS_FILE, test_output, trainer.model.config.id2label)
+        ship_sorting_pipeline(trainer.model, folder)
+        write_predictions(folder / TEST_PREDICTIONS_FILE, test_output, trainer.model.config.id2label)
     return results
+
+
+def save_run_folder(trainer: Trainer, recipe: dict, results: dict) -> Path:
+    """Saves what every run's folder holds into `output_dir/unfinished/` (see `complete_run_folder`) and returns
+    that folder: the model and tokenizer, and on the main process the trainer state, `training_recipe.yaml` and
+    `all_results.json`."""
+    folder = unfinished_folder(trainer.args)
+    trainer.save_model(str(folder))  # on every process: FSDP gathers the weights collectively
+    if trainer.is_world_process_zero():
+        trainer.state.save_to_json(str(folder / TRAINER_STATE_NAME))
+        # `Trainer` pickles its arguments; the Hub folder holds no pickle, and the recipe says the same in YAML.
+        (folder / "training_args.bin").unlink(missing_ok=True)
+        header = f"# The arguments of this run. Re-run it: python {training_script(recipe)} training_recipe.yaml\n"
+        (folder / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
+        (folder / RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    return folder
 
 
 def ship_sorting_pipeline(model: PreTrainedModel, folder: Path) -> None:
@@ -203,6 +262,23 @@ def ship_sorting_pipeline(model: PreTrainedModel, folder: Path) -> None:
     model.config.custom_pipelines = {task: dict(entry) for task in PIPELINE_TASKS}
     model.config.save_pretrained(folder)
     custom_object_save(SortedTextClassificationPipeline, folder)
+
+
+def complete_run_folder(args: TrainingArguments) -> None:
+    """Moves the run's final files from `output_dir/unfinished/` up into `output_dir`, `all_results.json` last.
+
+    Why a staging folder rather than an order of writes: `Trainer.save_model` writes weights, config and tokenizer
+    in one call, and the model card is generated from `all_results.json`, so no order of writes into `output_dir`
+    keeps every final file out of sight until the run is done. Composed aside, they arrive by renames within one
+    file system once training, evaluation and the card are done, and `all_results.json`, which readers take as the
+    sign of a finished run (scripts/compare.py, the model card), arrives last. A run killed at any point leaves
+    `output_dir` with checkpoints and `unfinished/` only (or, killed while moving, files without
+    `all_results.json`); `--resume_from_checkpoint true` then completes it.
+    """
+    folder, output_dir = unfinished_folder(args), Path(args.output_dir)
+    for path in sorted(folder.iterdir(), key=lambda path: path.name == RESULTS_FILE):
+        path.replace(output_dir / path.name)
+    folder.rmdir()
 
 
 def predict_in_order(trainer: Trainer, dataset: Dataset) -> PredictionOutput:

@@ -1,9 +1,12 @@
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 
 import optuna
+import pytest
 import yaml
 from matplotlib.image import imread
 
@@ -98,3 +101,53 @@ def test_bad_search_spaces_and_multi_process_launches_are_refused(tmp_path, imdb
     )  # fmt: skip
     assert launched.returncode != 0
     assert "instead of `accelerate launch`, start several workers with the same --storage" in launched.stderr
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+def test_a_worker_killed_mid_trial_leaves_it_failed_and_the_study_goes_on(storage, tmp_path, imdb_dataset):
+    output_dir = tmp_path / "search"
+    # sqlite: heartbeats every second, and a trial silent for 2 s is dead. The journal has no heartbeats: a trial
+    # whose worker process is gone is dead. No pruning: each trial runs to its end.
+    options = ["--n_trials", "2", "--heartbeat_interval", "1", "--grace_period", "2", "--pruner", "none"]
+    if storage == "journal":
+        options += ["--storage", f"journal:{tmp_path / 'journal.log'}"]
+    worker = search(output_dir, imdb_dataset, *options, wait=False)
+    try:
+        deadline = time.monotonic() + 120
+        while not running_trials(storage, tmp_path):
+            assert worker.poll() is None and time.monotonic() < deadline, "no trial started within 120 s"
+            time.sleep(0.1)
+    finally:
+        worker.kill()
+        worker.communicate()
+
+    summary = search(output_dir, imdb_dataset, *options)  # starts well over 2 s later: the trial's heartbeat is old
+    study = load_study(storage, tmp_path)
+    assert study.trials[0].state == optuna.trial.TrialState.FAIL
+    assert {trial.state for trial in study.trials[1:]} == {optuna.trial.TrialState.COMPLETE}
+    assert (summary["trials"], summary["failed"], summary["complete"]) == (3, 1, 2)
+
+
+def load_study(storage: str, tmp_path) -> optuna.Study:
+    if storage == "journal":
+        journal = optuna.storages.journal.JournalFileBackend(str(tmp_path / "journal.log"))
+        return optuna.load_study(study_name="search", storage=optuna.storages.JournalStorage(journal))
+    return optuna.load_study(study_name="search", storage=f"sqlite:///{tmp_path / 'search' / 'study.db'}")
+
+
+def running_trials(storage: str, tmp_path) -> int:
+    """How many trials are running and known as such to the next worker: with sqlite, those that recorded a
+    heartbeat (Optuna leaves a trial killed before its first heartbeat running); with the journal, those that
+    recorded their worker. 0 before the study exists."""
+    if storage == "journal":
+        try:
+            trials = load_study(storage, tmp_path).get_trials(states=(optuna.trial.TrialState.RUNNING,))
+        except KeyError:  # no study yet
+            return 0
+        return sum("worker" in trial.user_attrs for trial in trials)
+    try:  # read-only: the worker creates the database and its tables
+        with sqlite3.connect(f"file:{tmp_path / 'search' / 'study.db'}?mode=ro", uri=True) as connection:
+            query = "SELECT COUNT(*) FROM trials JOIN trial_heartbeats USING (trial_id) WHERE state = 'RUNNING'"
+            return connection.execute(query).fetchone()[0]
+    except sqlite3.OperationalError:  # no database or no tables yet
+        return 0
