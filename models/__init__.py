@@ -8,7 +8,6 @@ copy the model's code into the saved folder, so that `trust_remote_code=True` lo
 from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification
 
 from .lstm import LSTMForPreTraining, LSTMForSequenceClassification, LSTMModel, LSTMSentimentConfig
-from .pipeline_sentiment import SortedTextClassificationPipeline
 from .tokenization_truncation import TruncatingTokenizer
 from .verbalizer import VerbalizerConfig, VerbalizerForSequenceClassification
 
@@ -34,7 +33,6 @@ __all__ = [
     "LSTMForSequenceClassification",
     "LSTMModel",
     "LSTMSentimentConfig",
-    "SortedTextClassificationPipeline",
     "TruncatingTokenizer",
     "VerbalizerConfig",
     "VerbalizerForSequenceClassification",

@@ -19,20 +19,16 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
-from transformers.dynamic_module_utils import custom_object_save
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_callback import TrainerState
 from transformers.trainer_utils import PredictionOutput, sort_checkpoints
 
-from models import SortedTextClassificationPipeline, TruncatingTokenizer
+from models import TruncatingTokenizer
 
 from .arguments import training_script
 from .batching import length_order, restore_order
 
 METRICS_MODULE = Path(__file__).parent / "sentiment_metrics"
-# The tasks under which `pipeline()` finds a folder's own pipeline class, and the Auto class it loads the model with.
-PIPELINE_TASKS = ("sentiment-analysis", "text-classification")
-AUTO_CLASS = "AutoModelForSequenceClassification"
 RESULTS_FILE = "all_results.json"
 RECIPE_FILE = "training_recipe.yaml"
 # Class probabilities of every test review, in the test split's order, with its label: what `scripts/compare.py`
@@ -226,7 +222,6 @@ def train_and_evaluate(
     results = {**(extra_results or {}), **train_metrics, **eval_metrics, **test_metrics}
     folder = save_run_folder(trainer, recipe, results)
     if trainer.is_world_process_zero():
-        ship_sorting_pipeline(trainer.model, folder)
         write_predictions(folder / TEST_PREDICTIONS_FILE, test_output, trainer.model.config.id2label)
     return results
 
@@ -245,23 +240,6 @@ def save_run_folder(trainer: Trainer, recipe: dict, results: dict) -> Path:
         (folder / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
         (folder / RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return folder
-
-
-def ship_sorting_pipeline(model: PreTrainedModel, folder: Path) -> None:
-    """Makes `pipeline("sentiment-analysis", model=folder, trust_remote_code=True)` use the project's
-    `SortedTextClassificationPipeline` (length-sorted batches, truncation by default): its file goes into the folder
-    and `config.json` names it under `custom_pipelines`.
-
-    Only for models that load through remote code anyway (the LSTM, the verbalizer): on a stock architecture a custom
-    pipeline would make `pipeline()` demand `trust_remote_code=True`, which its users need not give today.
-    """
-    if type(model)._auto_class is None:
-        return
-    implementation = f"pipeline_sentiment.{SortedTextClassificationPipeline.__name__}"
-    entry = {"impl": implementation, "pt": [AUTO_CLASS], "type": "text"}
-    model.config.custom_pipelines = {task: dict(entry) for task in PIPELINE_TASKS}
-    model.config.save_pretrained(folder)
-    custom_object_save(SortedTextClassificationPipeline, folder)
 
 
 def complete_run_folder(args: TrainingArguments) -> None:

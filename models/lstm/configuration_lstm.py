@@ -5,6 +5,10 @@ from typing import Literal
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
+from .pipeline_lstm import SortedTextClassificationPipeline
+
+# The tasks under which `pipeline()` finds the folder's own pipeline class.
+PIPELINE_TASKS = ("sentiment-analysis", "text-classification")
 DEFAULT_ID2LABEL = {0: "NEGATIVE", 1: "POSITIVE"}
 
 
@@ -92,6 +96,15 @@ class LSTMSentimentConfig(PreTrainedConfig):
             self.id2label = dict(DEFAULT_ID2LABEL)
             self.label2id = {label: index for index, label in DEFAULT_ID2LABEL.items()}
         super().__post_init__(**kwargs)
+        if getattr(self, "custom_pipelines", None) is None:
+            # `pipeline("sentiment-analysis", folder, trust_remote_code=True)` then uses the folder's own pipeline
+            # class, which this file's import makes `save_pretrained` copy beside it.
+            implementation = {
+                "impl": f"pipeline_lstm.{SortedTextClassificationPipeline.__name__}",
+                "pt": ["AutoModelForSequenceClassification"],
+                "type": "text",
+            }
+            self.custom_pipelines = {task: dict(implementation) for task in PIPELINE_TASKS}
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {getattr(self, name)}.")

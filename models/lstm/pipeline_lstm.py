@@ -1,6 +1,6 @@
-"""The `pipeline("sentiment-analysis")` class that the project's remote-code model folders ship (`custom_pipelines` in
-their `config.json`), so that `pipeline(..., trust_remote_code=True)` users get the speed and the cut of the model
-card's figures.
+"""The `pipeline("sentiment-analysis")` class that an LSTM model folder ships (`custom_pipelines` in its
+`config.json`), so that `pipeline(..., trust_remote_code=True)` users get the speed and the cut of the model card's
+figures.
 
 A batch is padded to its longest review, and IMDB reviews run from 10 to over 1,000 tokens: batches in arrival order
 spent three quarters of the LSTM's time on padding (108 reviews/s at batch size 64, against 453 on length-sorted
