@@ -39,7 +39,8 @@ def main(args: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=42, help="Seed of the subset.")
     options = parser.parse_args(args)
 
-    reviews = load_sentiment_splits(options.dataset_name, seed=options.seed, max_test_samples=options.max_samples)["test"]
+    splits = load_sentiment_splits(options.dataset_name, seed=options.seed, max_test_samples=options.max_samples)
+    reviews = splits["test"]
     texts, gold = list(reviews["text"]), reviews["label"]
     classifier = pipeline("sentiment-analysis", model=options.model, trust_remote_code=True)
     predictor = load_predictor("model", options.model)

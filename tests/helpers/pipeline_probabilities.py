@@ -14,4 +14,5 @@ texts = json.load(open(reviews_file))
 classifier = pipeline("sentiment-analysis", model=folder, trust_remote_code=True)
 labels = [classifier.model.config.id2label[index] for index in range(classifier.model.config.num_labels)]
 results = classifier(texts, top_k=None, batch_size=16, truncation=True)
-print(json.dumps([[{entry["label"]: entry["score"] for entry in result}[label] for label in labels] for result in results]))
+scores = [{entry["label"]: entry["score"] for entry in result} for result in results]
+print(json.dumps([[review[label] for label in labels] for review in scores]))

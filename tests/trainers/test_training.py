@@ -39,7 +39,11 @@ def test_an_encoders_special_tokens_survive_every_cut(minilm_path, imdb_splits, 
     kept = batch["input_ids"][0].tolist()
     assert len(whole) > 128 and len(kept) == 128
     assert kept[0] == tokenizer.cls_token_id and kept[-1] == tokenizer.sep_token_id
-    expected = {"head": whole[:127] + whole[-1:], "tail": whole[:1] + whole[-127:], "head_tail": whole[:32] + whole[-96:]}
+    expected = {
+        "head": whole[:127] + whole[-1:],  # [SEP] kept
+        "tail": whole[:1] + whole[-127:],  # [CLS] kept
+        "head_tail": whole[:32] + whole[-96:],
+    }
     assert kept == expected[truncation]
     assert batch["attention_mask"][1].sum() == len(tokenizer("Short.")["input_ids"])
 
