@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 from huggingface_hub import ModelCard
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
