@@ -51,6 +51,12 @@ class LSTMSentimentConfig(PreTrainedConfig):
             Share of each target's probability spread evenly over the classes; used by `"label_smoothing"` only.
         confidence_penalty_weight (`float`, *optional*, defaults to 0.1):
             Weight of the entropy subtracted from the cross-entropy; used by `"confidence_penalty"` only.
+        adversarial_epsilon (`float`, *optional*, defaults to 0.0):
+            Adversarial training of the classifier (Miyato et al., 2017): each training batch's loss is added to the
+            loss of the same batch with its word embeddings moved along the loss's gradient, normalised per review,
+            by `adversarial_epsilon` times the standard deviation of the embedding matrix (so the step follows the
+            embeddings' own scale). It regularises what small embedding changes can flip, at about twice the training
+            cost; 0 turns it off. Inference is unchanged.
         num_sampled_negatives (`int`, *optional*, defaults to 1024):
             Pretraining only. Words drawn per batch, shared by every position, against which each next word is scored
             in training: a sampled softmax (Jean et al., 2015) with the log-Q correction, drawn from a log-uniform
@@ -86,6 +92,7 @@ class LSTMSentimentConfig(PreTrainedConfig):
     classification_loss: Literal["cross_entropy", "label_smoothing", "confidence_penalty"] = "cross_entropy"
     label_smoothing: float | int = 0.1
     confidence_penalty_weight: float | int = 0.1
+    adversarial_epsilon: float | int = 0.0
     num_sampled_negatives: int = 1024
     tie_word_embeddings: bool = True
     initializer_range: float | int = 0.02
@@ -113,6 +120,8 @@ class LSTMSentimentConfig(PreTrainedConfig):
                 raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
         if self.confidence_penalty_weight < 0:
             raise ValueError(f"`confidence_penalty_weight` must be at least 0, got {self.confidence_penalty_weight}.")
+        if self.adversarial_epsilon < 0:
+            raise ValueError(f"`adversarial_epsilon` must be at least 0, got {self.adversarial_epsilon}.")
         if self.num_sampled_negatives < 0:
             raise ValueError(f"`num_sampled_negatives` must be at least 0, got {self.num_sampled_negatives}.")
 

@@ -188,20 +188,28 @@ class LSTMModel(LSTMPreTrainedModel):
         self.embeddings = value
 
     def forward(
-        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        embedding_perturbation: torch.Tensor | None = None,
     ) -> BaseModelOutputWithPooling:
         r"""
         input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
             Token ids from the model's word-level tokenizer, padded on the right.
         attention_mask (`torch.Tensor` of shape `(batch_size, sequence_length)`, *optional*):
             1 for real tokens, 0 for padding. Derived from `pad_token_id` when not given.
+        embedding_perturbation (`torch.Tensor` of shape `(batch_size, sequence_length, embedding_dim)`, *optional*):
+            Added to the word embeddings before dropout: adversarial training moves them along the loss's gradient.
 
         Returns `last_hidden_state` of shape `(batch_size, sequence_length, output_size)` (the forward direction's
         states, then the backward direction's; meaningless at padding) and, with the pooling layer, `pooler_output`
         of shape `(batch_size, pooled_size)`.
         """
         input_ids, mask = right_padded(input_ids, attention_mask, self.config.pad_token_id)
-        embedded = self.embedding_dropout(self.embeddings(input_ids))
+        embedded = self.embeddings(input_ids)
+        if embedding_perturbation is not None:
+            embedded = embedded + embedding_perturbation
+        embedded = self.embedding_dropout(embedded)
         hidden = self.lstm(embedded, mask.sum(dim=1))
         pooled = self.pooling(hidden, mask) if self.pooling is not None else None
         return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled)
@@ -232,15 +240,39 @@ class LSTMForSequenceClassification(LSTMPreTrainedModel):
         labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
             Class indices; when given, the loss named by `config.classification_loss` is returned too.
         """
-        pooled = self.lstm(input_ids, attention_mask).pooler_output
-        logits = self.classifier(self.classifier_dropout(pooled))
+        adversarial = self.training and labels is not None and self.config.adversarial_epsilon > 0
+        # A zero perturbation whose gradient is the loss's gradient with respect to the embeddings.
+        perturbation = (
+            torch.zeros(*input_ids.shape, self.config.embedding_dim, device=input_ids.device, requires_grad=True)
+            if adversarial
+            else None
+        )
+        logits = self.logits(input_ids, attention_mask, perturbation)
         loss = None
         if labels is not None:
-            loss = self.classification_loss(logits.view(-1, self.num_labels), labels.view(-1))
+            loss = self.classification_loss(logits, labels)
+        if adversarial:
+            (gradient,) = torch.autograd.grad(loss, perturbation, retain_graph=True)
+            loss = loss + self.classification_loss(
+                self.logits(input_ids, attention_mask, self.adversarial_perturbation(gradient)), labels
+            )
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def logits(
+        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None, perturbation: torch.Tensor | None
+    ) -> torch.Tensor:
+        pooled = self.lstm(input_ids, attention_mask, embedding_perturbation=perturbation).pooler_output
+        return self.classifier(self.classifier_dropout(pooled))
+
+    def adversarial_perturbation(self, gradient: torch.Tensor) -> torch.Tensor:
+        """The step, for each review, of `adversarial_epsilon` embedding standard deviations along its gradient."""
+        scale = self.config.adversarial_epsilon * self.lstm.embeddings.weight.detach().std()
+        norms = gradient.flatten(start_dim=1).norm(dim=1).clamp_min(1e-12)
+        return (scale * gradient / norms.view(-1, 1, 1)).detach()
 
     def classification_loss(self, logits: torch.Tensor, labels: torch.LongTensor) -> torch.Tensor:
         """The batch's mean loss, as `config.classification_loss` defines it."""
+        logits, labels = logits.view(-1, self.num_labels), labels.view(-1)
         if self.config.classification_loss == "label_smoothing":
             return nn.functional.cross_entropy(logits, labels, label_smoothing=self.config.label_smoothing)
         loss = nn.functional.cross_entropy(logits, labels)

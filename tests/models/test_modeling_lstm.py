@@ -270,3 +270,27 @@ def test_a_classifier_folder_saved_before_the_base_model_existed_still_loads(tok
     batch = tokenizer(imdb_splits["test"]["text"][:4], truncation=True, padding=True, return_tensors="pt")
     with torch.no_grad():
         torch.testing.assert_close(reloaded(**batch).logits, model(**batch).logits, rtol=0, atol=0)
+
+
+def test_adversarial_training_adds_the_loss_at_embeddings_moved_along_the_gradient():
+    torch.manual_seed(0)
+    config = small_config(adversarial_epsilon=5.0, embedding_dropout=0.0, classifier_dropout=0.0)
+    model = LSTMForSequenceClassification(config).train()
+    input_ids, labels = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]]), torch.tensor([1, 0])
+    output = model(input_ids=input_ids, labels=labels)
+
+    embeddings = model.lstm.embeddings(input_ids).detach().requires_grad_(True)
+    clean = torch.nn.functional.cross_entropy(classify_embeddings(model, embeddings, input_ids), labels)
+    (gradient,) = torch.autograd.grad(clean, embeddings)
+    step = 5.0 * model.lstm.embeddings.weight.std() * gradient / gradient.flatten(1).norm(dim=1).view(-1, 1, 1)
+    moved = torch.nn.functional.cross_entropy(classify_embeddings(model, embeddings + step, input_ids), labels)
+    torch.testing.assert_close(output.loss, clean + moved)
+    assert moved > clean  # the step goes uphill
+    # Evaluation and inference are unchanged: the loss is the clean one.
+    torch.testing.assert_close(model.eval()(input_ids=input_ids, labels=labels).loss, clean)
+
+
+def classify_embeddings(model, embeddings, input_ids):
+    mask = input_ids.ne(0)
+    hidden = model.lstm.lstm(embeddings, mask.sum(dim=1))
+    return model.classifier(model.lstm.pooling(hidden, mask))
