@@ -1,8 +1,14 @@
 """Train (or load) each approach on the same split and print one table, with a TF-IDF baseline as the reference line.
 
     python scripts/compare.py --quick --dataset_name stanfordnlp/imdb --seeds 3
-    python scripts/compare.py --full --dataset_name path/to/imdb --encoder_name_or_path path/to/all-MiniLM-L6-v2 \\
+    python scripts/compare.py --full --dataset_name path/to/imdb --base_model verbalizer=path/to/all-MiniLM-L6-v2 \\
         --approaches lstm verbalizer tfidf --model finetuned-minilm=outputs/minilm-imdb
+    python scripts/compare.py --full --seeds 3 --approaches lstm lstm_pretrained tfidf \\
+        --base_model lstm_pretrained=outputs/lstm-imdb-pretrained
+
+The approaches and their default recipes are those of trainers/approaches.py; `--recipe NAME=FILE` replaces one,
+`--base_model NAME=MODEL` sets the model it starts from (the verbalizer's encoder, the encoder to fine-tune, the
+pretraining folder of lstm_pretrained, which has no default).
 
 `--quick` trains every approach on 2,000 training reviews (10% of them for validation) and tests on 2,000 test
 reviews: minutes on a GPU (the fine-tune is the slow one on a CPU). `--full` runs each recipe as it is: all 22,500
@@ -26,9 +32,11 @@ import sys
 from pathlib import Path
 
 import torch
+import yaml
 
+from trainers.approaches import APPROACHES
 from trainers.comparison import (
-    Approach,
+    Row,
     comparison_markdown,
     measure_folder,
     measure_tfidf,
@@ -38,11 +46,13 @@ from trainers.comparison import (
 from trainers.data import load_sentiment_splits
 from trainers.inference import parse_model_specs
 
-SCRIPTS = Path(__file__).resolve().parent
-CONFIGS = SCRIPTS.parent / "configs"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {"quick": {"max_train_samples": 2000, "max_test_samples": 2000}, "full": {}}
 VALIDATION_FRACTION = 0.1  # of the training reviews, for every approach
-APPROACHES = ("lstm", "verbalizer", "finetune", "tfidf")
+BASELINE = "tfidf"
+# The classifiers of the registry (pretraining makes a language model), then the TF-IDF baseline.
+CHOICES = [name for name, approach in APPROACHES.items() if name != "pretraining"] + [BASELINE]
+DEFAULT_CHOICES = [name for name in CHOICES if name == BASELINE or APPROACHES[name].compared_by_default]
 
 
 def parse_arguments(args: list[str] | None) -> argparse.Namespace:
@@ -53,21 +63,15 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset_name", default="stanfordnlp/imdb", help="Hub id or local folder of the dataset.")
     parser.add_argument("--dataset_hub_id", default="stanfordnlp/imdb",
                         help="The Hub dataset a local --dataset_name copies (for the runs' model cards).")  # fmt: skip
-    parser.add_argument("--approaches", nargs="+", choices=APPROACHES, default=list(APPROACHES),
-                        help="Which approaches to train (default: all).")  # fmt: skip
-    parser.add_argument(
-        "--lstm_recipe", default=str(CONFIGS / "lstm.yaml"), help="The LSTM recipe (default: %(default)s)."
-    )
-    parser.add_argument("--lstm_variants", nargs="+", default=[], help="Overlays on --lstm_recipe, one more row "
+    parser.add_argument("--approaches", nargs="+", choices=CHOICES, default=DEFAULT_CHOICES,
+                        help="Which approaches to train (default: %(default)s).")  # fmt: skip
+    parser.add_argument("--recipe", nargs="+", default=[], metavar="NAME=FILE",
+                        help="An approach's recipe, instead of its default (e.g. lstm=configs/lstm.yaml).")  # fmt: skip
+    parser.add_argument("--base_model", nargs="+", default=[], metavar="NAME=MODEL", help="The model an approach "
+                        "starts from (Hub id or folder), instead of its recipe's: verbalizer=ENCODER, "
+                        "finetune=ENCODER, lstm_pretrained=PRETRAINING_FOLDER.")  # fmt: skip
+    parser.add_argument("--lstm_variants", nargs="+", default=[], help="Overlays on the lstm recipe, one more row "
                         "each, named by file (e.g. configs/reference/*.yaml).")  # fmt: skip
-    parser.add_argument(
-        "--verbalizer_recipe", default=str(CONFIGS / "verbalizer.yaml"), help="Recipe of the verbalizer."
-    )
-    parser.add_argument("--encoder_name_or_path", help="The verbalizer's encoder, instead of its recipe's.")
-    parser.add_argument(
-        "--finetune_recipe", default=str(CONFIGS / "finetune" / "modernbert.yaml"), help="Fine-tuning recipe."
-    )
-    parser.add_argument("--finetune_model_name_or_path", help="The encoder to fine-tune, instead of its recipe's.")
     parser.add_argument("--model", nargs="+", default=[], metavar="NAME=FOLDER", help="Folders trained elsewhere.")
     parser.add_argument("--seeds", type=int, default=1, help="Runs per approach, for mean ± std (default: 1).")
     parser.add_argument("--seed", type=int, default=42, help="The first seed (default: 42).")
@@ -84,38 +88,51 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     return arguments
 
 
-def planned_approaches(arguments: argparse.Namespace) -> list[Approach]:
+def planned_rows(arguments: argparse.Namespace) -> list[Row]:
     """The rows to train, in table order, then the folders given with --model."""
-    approaches = []
-    if "lstm" in arguments.approaches:
-        train = str(SCRIPTS / "train.py")
-        approaches.append(Approach("lstm", train, [arguments.lstm_recipe]))
-        approaches += [
-            Approach(Path(variant).stem, train, [arguments.lstm_recipe, variant]) for variant in arguments.lstm_variants
-        ]
-    if "verbalizer" in arguments.approaches:
-        extra = ["--encoder_name_or_path", arguments.encoder_name_or_path] if arguments.encoder_name_or_path else []
-        approaches.append(
-            Approach("verbalizer", str(SCRIPTS / "train_verbalizer.py"), [arguments.verbalizer_recipe], extra)
-        )
-    if "finetune" in arguments.approaches:
-        model = arguments.finetune_model_name_or_path
-        extra = ["--model_name_or_path", model] if model else []
-        approaches.append(Approach("finetune", str(SCRIPTS / "finetune.py"), [arguments.finetune_recipe], extra))
-    if "tfidf" in arguments.approaches:
-        approaches.append(Approach("tfidf"))
+    recipes = named_values(arguments.recipe, "--recipe", CHOICES[:-1])
+    base_models = named_values(arguments.base_model, "--base_model", [
+        name for name in CHOICES[:-1] if APPROACHES[name].base_model_key
+    ])  # fmt: skip
+    rows = []
+    for name in arguments.approaches:
+        if name == BASELINE:
+            rows.append(Row(name))
+            continue
+        approach = APPROACHES[name]
+        recipe = recipes.get(name, str(PROJECT_ROOT / approach.recipe))
+        extra = [f"--{approach.base_model_key}", base_models[name]] if name in base_models else []
+        if approach.base_model_key and not extra and not yaml_value(recipe, approach.base_model_key):
+            raise ValueError(f"{name} needs the model it starts from: --base_model {name}=MODEL.")
+        rows.append(Row(name, str(PROJECT_ROOT / approach.script), [recipe], extra))
+        if name == "lstm":
+            rows += [Row(Path(variant).stem, rows[-1].script, [recipe, variant]) for variant in arguments.lstm_variants]
     for name, folder in parse_model_specs(arguments.model).items() if arguments.model else ():
         if not Path(folder).is_dir():
             raise ValueError(f"--model {name}={folder}: no such folder.")
-        approaches.append(Approach(name, folder=folder))
-    names = [approach.name for approach in approaches]
+        rows.append(Row(name, folder=folder))
+    names = [row.name for row in rows]
     if len(set(names)) != len(names):
         raise ValueError(f"Two rows would share a name: {names}.")
-    for approach in approaches:
-        for recipe in approach.recipes:
+    for row in rows:
+        for recipe in row.recipes:
             if not Path(recipe).is_file():
-                raise ValueError(f"The recipe of {approach.name}, {recipe}, does not exist.")
-    return approaches
+                raise ValueError(f"The recipe of {row.name}, {recipe}, does not exist.")
+    return rows
+
+
+def named_values(specs: list[str], option: str, names: list[str]) -> dict[str, str]:
+    """`NAME=VALUE` items of `option`, each NAME one of `names`."""
+    values = parse_model_specs(specs) if specs else {}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"{option} {', '.join(unknown)}: not one of {', '.join(names)}.")
+    return values
+
+
+def yaml_value(recipe: str, key: str):
+    """The value a recipe file sets for `key`, if it exists and sets one."""
+    return (yaml.safe_load(Path(recipe).read_text()) or {}).get(key) if Path(recipe).is_file() else None
 
 
 def main(args: list[str] | None = None) -> dict:
@@ -126,14 +143,14 @@ def main(args: list[str] | None = None) -> dict:
         if getattr(arguments, name) is not None:
             sizes[name] = getattr(arguments, name)
     try:
-        approaches = planned_approaches(arguments)
+        planned = planned_rows(arguments)
     except ValueError as error:
         sys.exit(f"error: {error}")
     data_args = ["--dataset_name", arguments.dataset_name, "--dataset_hub_id", arguments.dataset_hub_id]
     data_args += ["--validation_fraction", str(VALIDATION_FRACTION)]
     data_args += [item for name, value in sizes.items() for item in (f"--{name}", str(value))]
     output_dir = Path(arguments.output_dir)
-    rows: dict[str, list[dict]] = {approach.name: [] for approach in approaches}
+    rows: dict[str, list[dict]] = {row.name: [] for row in planned}
     seeds = [arguments.seed + offset for offset in range(arguments.seeds)]
     for seed in seeds:
         # The split every approach of this seed trains, validates and tests on (the scripts make the same one).
@@ -141,21 +158,21 @@ def main(args: list[str] | None = None) -> dict:
             arguments.dataset_name, validation_fraction=VALIDATION_FRACTION, seed=seed, **sizes
         )
         speed_texts = list(splits["test"]["text"][: arguments.speed_samples])
-        for approach in approaches:
-            if approach.folder and seed != seeds[0]:
+        for planned_row in planned:
+            if planned_row.folder and seed != seeds[0]:
                 continue  # a folder trained elsewhere is one run
             try:
-                if approach.script is None and approach.folder is None:
+                if planned_row.script is None and planned_row.folder is None:
                     row = measure_tfidf(splits, speed_texts)
                 else:
-                    folder = Path(approach.folder) if approach.folder else train_run(
-                        approach, data_args, seed, output_dir / "runs" / approach.name / f"seed-{seed}"
+                    folder = Path(planned_row.folder) if planned_row.folder else train_run(
+                        planned_row, data_args, seed, output_dir / "runs" / planned_row.name / f"seed-{seed}"
                     )  # fmt: skip
                     row = measure_folder(folder, splits, speed_texts, arguments.device)
             except (RuntimeError, OSError, ValueError) as error:
                 sys.exit(f"error: {error}")
-            rows[approach.name].append({"seed": seed, **row})
-            print(f"[compare] {approach.name}, seed {seed}: test accuracy {row['accuracy']:.4f}", flush=True)
+            rows[planned_row.name].append({"seed": seed, **row})
+            print(f"[compare] {planned_row.name}, seed {seed}: test accuracy {row['accuracy']:.4f}", flush=True)
 
     command = "python scripts/compare.py " + " ".join(map(str, sys.argv[1:] if args is None else args))
     report = {

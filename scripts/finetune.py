@@ -12,13 +12,7 @@ training arguments like any other. `--help` lists all arguments.
 
 import sys
 
-from trainers.arguments import (
-    BaseModelArguments,
-    DataArguments,
-    EncoderArguments,
-    SentimentTrainingArguments,
-    parse_recipe,
-)
+from trainers.approaches import parse_run_arguments
 from trainers.builders import encoder_builder, encoder_tokenizer
 from trainers.run import start_run, train_and_finish
 from trainers.sources import SourceError, check_model_folder, not_found
@@ -26,9 +20,7 @@ from trainers.training import tokenize_splits
 
 
 def main(args: list[str] | None = None) -> dict:
-    data_args, encoder_args, _, training_args, recipe = parse_recipe(
-        (DataArguments, EncoderArguments, BaseModelArguments, SentimentTrainingArguments), args
-    )
+    data_args, encoder_args, _, training_args, recipe = parse_run_arguments("finetune", args)
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
         check_model_folder(encoder_args.model_name_or_path)

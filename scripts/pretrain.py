@@ -5,7 +5,7 @@ Hub-ready folder that a classifier starts from (configs/lstm_pretrained.yaml), a
     python scripts/pretrain.py configs/pretrain/lstm.yaml --resume_from_checkpoint true   # continue a stopped run
 
 The recipe (YAML) sets every argument; `--key value` overrides it, e.g. `--dataset_name path/to/imdb`.
-`--help` lists all arguments: data (trainers.pretraining.PretrainingDataArguments), model hyperparameters (from
+`--help` lists all arguments: data (trainers.arguments.PretrainingDataArguments), model hyperparameters (from
 `LSTMSentimentConfig`) and `TrainingArguments`. Validation perplexity is measured on held-out unlabeled reviews
 each epoch; the folder keeps the checkpoint with the lowest.
 """
@@ -13,10 +13,9 @@ each epoch; the folder keeps the checkpoint with the lowest.
 from transformers import set_seed
 
 from models import LSTMForPreTraining
-from trainers.arguments import SentimentTrainingArguments, parse_recipe
-from trainers.builders import LSTMArguments, lstm_builder
+from trainers.approaches import parse_run_arguments
+from trainers.builders import lstm_builder
 from trainers.pretraining import (
-    PretrainingDataArguments,
     build_pretraining_trainer,
     corpus_statistics,
     load_pretraining_corpus,
@@ -28,9 +27,7 @@ from trainers.run import check_run, finish_run
 
 
 def main(args: list[str] | None = None) -> dict:
-    data_args, model_args, training_args, recipe = parse_recipe(
-        (PretrainingDataArguments, LSTMArguments, SentimentTrainingArguments), args
-    )
+    data_args, model_args, training_args, recipe = parse_run_arguments("pretraining", args)
     push_to_hub = check_run(training_args, recipe)
     set_seed(training_args.seed)
     corpus = load_pretraining_corpus(data_args, training_args.seed)

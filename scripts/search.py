@@ -17,8 +17,9 @@ from pathlib import Path
 
 from transformers import AutoConfig, TrainingArguments
 
-from trainers.arguments import DataArguments, EncoderArguments, SentimentTrainingArguments, parse_recipe
-from trainers.builders import LSTMArguments, encoder_builder, encoder_tokenizer, lstm_builder, lstm_tokenizer
+from trainers.approaches import APPROACHES
+from trainers.arguments import DataArguments, SentimentTrainingArguments, parse_recipe
+from trainers.builders import encoder_builder, encoder_tokenizer, lstm_builder, lstm_tokenizer
 from trainers.run import load_splits
 from trainers.search import (
     SearchArguments,
@@ -33,6 +34,8 @@ from trainers.search import (
 )
 from trainers.training import build_trainer, tokenize_splits
 
+# The approaches a search can tune; the second argument class of each is that of its model.
+SEARCHABLE = ("lstm", "finetune")
 # Fixed by the tokenizer, which is built once before the trials: not searchable.
 TOKENIZER_BOUND = {"vocab_size"}
 
@@ -40,9 +43,9 @@ TOKENIZER_BOUND = {"vocab_size"}
 def main(args: list[str] | None = None) -> dict:
     args = sys.argv[1:] if args is None else list(args)
     approach = peek_approach(args)
-    model_arguments = {"lstm": LSTMArguments, "finetune": EncoderArguments}.get(approach)
-    if model_arguments is None:
-        sys.exit(f"error: approach must be lstm or finetune, got '{approach}'.")
+    if approach not in SEARCHABLE:
+        sys.exit(f"error: approach must be one of {', '.join(SEARCHABLE)}, got '{approach}'.")
+    model_arguments = APPROACHES[approach].argument_classes[1]
     data_args, model_args, search_args, training_args, recipe = parse_recipe(
         (DataArguments, model_arguments, SearchArguments, SentimentTrainingArguments), args
     )

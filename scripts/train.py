@@ -11,15 +11,8 @@ With `--push_to_hub --hub_model_id user/name`, the folder is published at the en
 
 import sys
 
-from trainers.arguments import (
-    BaseModelArguments,
-    DataArguments,
-    PretrainedLSTMArguments,
-    SentimentTrainingArguments,
-    parse_recipe,
-)
+from trainers.approaches import parse_run_arguments
 from trainers.builders import (
-    LSTMArguments,
     lstm_builder,
     lstm_tokenizer,
     pretrained_lstm_builder,
@@ -30,10 +23,10 @@ from trainers.training import tokenize_splits
 
 
 def main(args: list[str] | None = None) -> dict:
-    data_args, model_args, pretrained_args, _, training_args, recipe = parse_recipe(
-        (DataArguments, LSTMArguments, PretrainedLSTMArguments, BaseModelArguments, SentimentTrainingArguments), args
-    )
+    data_args, model_args, pretrained_args, _, training_args, recipe = parse_run_arguments("lstm", args)
     pretrained = pretrained_args.pretrained_model_name_or_path
+    if pretrained:
+        recipe["approach"] = "lstm_pretrained"
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     if pretrained:
         tokenizer = pretrained_lstm_tokenizer(pretrained, data_args)

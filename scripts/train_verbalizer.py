@@ -15,32 +15,15 @@ import sys
 
 from transformers import default_data_collator
 
-from models import VerbalizerConfig
-from trainers.arguments import (
-    BaseModelArguments,
-    DataArguments,
-    EncodingArguments,
-    SentimentTrainingArguments,
-    config_arguments,
-    parse_recipe,
-)
+from trainers.approaches import parse_run_arguments
 from trainers.features import build_verbalizer, encode_splits
 from trainers.run import finish_run, start_run
 from trainers.sources import check_model_folder
 from trainers.training import build_trainer, train_and_evaluate
 
-# Set from the encoder's tokenizer, or (the truncation) by DataArguments, so not arguments of their own.
-DERIVED_FIELDS = (
-    "encoder_config", "max_length", "truncation", "head_tokens", "template_token_ids", "label_word_ids",
-    "leading_special_tokens", "trailing_special_tokens",
-)  # fmt: skip
-VerbalizerArguments = config_arguments(VerbalizerConfig, exclude=DERIVED_FIELDS)
-
 
 def main(args: list[str] | None = None) -> dict:
-    data_args, model_args, encoding_args, _, training_args, recipe = parse_recipe(
-        (DataArguments, VerbalizerArguments, EncodingArguments, BaseModelArguments, SentimentTrainingArguments), args
-    )
+    data_args, model_args, encoding_args, _, training_args, recipe = parse_run_arguments("verbalizer", args)
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
         check_model_folder(model_args.encoder_name_or_path)

@@ -16,7 +16,9 @@ from typing import Literal
 import yaml
 from transformers import HfArgumentParser, PreTrainedConfig, TrainingArguments
 
-from .data import DEFAULT_DATASET
+from models import LSTMSentimentConfig, VerbalizerConfig
+
+from .data import DEFAULT_DATASET, UNLABELED_SPLIT
 
 # Recorded in every run's recipe even at their defaults: the seed repeats the run, and the data, the encoder or
 # pretrained LSTM a run started from, the tokens it kept (and how) and a pretraining run's segments are what its
@@ -84,6 +86,53 @@ class DataArguments:
                 f"head_tokens goes with truncation head_tail, and only with it; got truncation {self.truncation} "
                 f"and head_tokens {self.head_tokens}."
             )
+
+
+@dataclass
+class PretrainingDataArguments:
+    dataset_name: str = field(
+        default=DEFAULT_DATASET,
+        metadata={
+            "help": "Hub id or local folder of a dataset with train/test splits of `text` and `label` and an "
+            f"'{UNLABELED_SPLIT}' split of unlabeled `text`."
+        },
+    )
+    dataset_hub_id: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id of the dataset that the model card names, when `dataset_name` is a local copy of it."
+        },
+    )
+    validation_fraction: float = field(
+        default=0.1,
+        metadata={
+            "help": "Share of train that the classifier carves out (stratified, seeded) for validation: left out of "
+            "pretraining so that it stays unseen. Use the classifier recipe's value and seed."
+        },
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use a seeded random subset of this many labeled training reviews."}
+    )
+    max_unlabeled_samples: int | None = field(
+        default=None, metadata={"help": "Use a seeded random subset of this many unlabeled reviews."}
+    )
+    lm_validation_samples: int = field(
+        default=1000,
+        metadata={"help": "Unlabeled reviews held out (seeded) to measure validation perplexity, never trained on."},
+    )
+    segment_length: int = field(
+        default=128, metadata={"help": "Tokens per training segment: reviews are packed and cut to this length."}
+    )
+    max_length: int = field(
+        default=1024,
+        metadata={
+            "help": "The saved tokenizer's `model_max_length`, where it cuts a review called with truncation=True "
+            "(pretraining itself reads whole reviews)."
+        },
+    )
+    min_frequency: int = field(
+        default=2, metadata={"help": "Words seen fewer times in the pretraining reviews become [UNK]."}
+    )
 
 
 @dataclass
@@ -180,14 +229,29 @@ def _argument_field(config_field: dataclasses.Field, help_text: str) -> dataclas
     return field(default=config_field.default, metadata={"help": help_text})
 
 
-def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = None) -> tuple:
+# The LSTM's hyperparameters as arguments; `pad_token_id` comes from the tokenizer.
+LSTMArguments = config_arguments(LSTMSentimentConfig, exclude=("pad_token_id",))
+# The verbalizer's: those set from the encoder's tokenizer, or (the truncation) by DataArguments, are not arguments.
+VerbalizerArguments = config_arguments(
+    VerbalizerConfig,
+    exclude=(
+        "encoder_config", "max_length", "truncation", "head_tokens", "template_token_ids", "label_word_ids",
+        "leading_special_tokens", "trailing_special_tokens",
+    ),
+)  # fmt: skip
+
+
+def parse_recipe(
+    dataclass_types: tuple[type, ...], args: list[str] | None = None, approaches: tuple[str, ...] = ()
+) -> tuple:
     """Parses `[recipe.yaml ...] [--key value ...]`: recipes set defaults (a later one overrides an earlier one, e.g.
     a model recipe then a preset), the command line overrides them all.
 
     Returns one instance of each dataclass, then the run's own recipe: every argument a recipe file names or that
     differs from its default, and those of `ALWAYS_RECORDED`, as given (before `TrainingArguments` post-processing),
     but none of `NEVER_RECORDED`, so that `parse_recipe` takes it back and repeats the run. Unknown keys, in a recipe
-    or on the command line, are errors.
+    or on the command line, are errors. With `approaches` (those the calling script trains), a recipe's `approach`
+    entry (which a run's recorded recipe has) must be one of them, and is not an argument.
     """
     args = sys.argv[1:] if args is None else list(args)
     parser = HfArgumentParser(dataclass_types)
@@ -205,6 +269,9 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
         entries = yaml.safe_load(recipe_path.read_text()) or {}
         if not isinstance(entries, dict):
             parser.error(f"recipe {recipe_path} must be a mapping of argument names to values")
+        named = entries.pop("approach", approaches[0]) if approaches else None
+        if named not in (approaches or (None,)):
+            parser.error(f"recipe {recipe_path} is for approach {named}; this script trains: {', '.join(approaches)}")
         unknown = sorted(set(entries) - set(defaults))
         if unknown:
             parser.error(f"recipe {recipe_path} has unknown keys: {', '.join(unknown)}")
@@ -218,14 +285,3 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
         if (dest in recipe or value != defaults[dest] or dest in ALWAYS_RECORDED) and dest not in NEVER_RECORDED
     }
     return (*instances, run_recipe)
-
-
-def training_script(recipe: dict) -> str:
-    """The script of this project that takes `recipe` (a run's `training_recipe.yaml`) back."""
-    if "segment_length" in recipe:
-        return "scripts/pretrain.py"
-    if "encoder_name_or_path" in recipe:
-        return "scripts/train_verbalizer.py"
-    if "model_name_or_path" in recipe:
-        return "scripts/finetune.py"
-    return "scripts/train.py"

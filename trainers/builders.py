@@ -25,8 +25,6 @@ from .tokenizer import train_word_tokenizer, truncating_tokenizer
 from .training import build_tokenizer_once
 
 ModelBuilder = Callable[[dict], PreTrainedModel]
-# The LSTM's hyperparameters as arguments; `pad_token_id` comes from the tokenizer.
-LSTMArguments = config_arguments(LSTMSentimentConfig, exclude=("pad_token_id",))
 # What a pretrained folder fixes; a classifier that starts from it takes its other hyperparameters from its recipe.
 LSTM_ARCHITECTURE = ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "bidirectional", "cell_type")
 

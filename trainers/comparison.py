@@ -46,7 +46,7 @@ COLUMNS = (
 
 
 @dataclass
-class Approach:
+class Row:
     """One row of the comparison: a training script (its path) with its recipes (a later one overrides an earlier
     one) and extra arguments, or the TF-IDF baseline (`script=None`), or a folder already trained (`folder`)."""
 
@@ -57,14 +57,14 @@ class Approach:
     folder: str | None = None
 
 
-def training_command(approach: Approach, data_args: list[str], seed: int, output_dir: Path) -> list[str]:
+def training_command(approach: Row, data_args: list[str], seed: int, output_dir: Path) -> list[str]:
     return [
         sys.executable, approach.script, *approach.recipes, *data_args, *approach.extra_args,
         "--seed", str(seed), "--output_dir", str(output_dir),
     ]  # fmt: skip
 
 
-def train_run(approach: Approach, data_args: list[str], seed: int, output_dir: Path) -> Path:
+def train_run(approach: Row, data_args: list[str], seed: int, output_dir: Path) -> Path:
     """Trains one seed of `approach` into `output_dir` (its script's own output, progress bars included, goes to the
     console), unless the folder holds a finished run of the very same command."""
     command = training_command(approach, data_args, seed, output_dir)

@@ -8,6 +8,8 @@ from datasets.exceptions import DatasetBuildError
 from .sources import not_found
 
 DEFAULT_DATASET = "stanfordnlp/imdb"
+# The split of unlabeled reviews that IMDB ships (and language-model pretraining reads).
+UNLABELED_SPLIT = "unsupervised"
 LABEL_NAMES = ["NEGATIVE", "POSITIVE"]
 
 

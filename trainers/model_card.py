@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .arguments import training_script
+from .approaches import approach_of, base_model_hub_id, describe_cut, is_pretraining
 from .comparison import comparison_markdown, read_comparison
 from .training import RECIPE_FILE, RESULTS_FILE
 
@@ -22,74 +22,6 @@ DATASET_NAME = "IMDB"
 # Where all_results.json keeps each split a card reports: the classifier's test split, and a pretraining run's
 # held-out unlabeled reviews, which its `Trainer` evaluated as `eval`.
 RESULTS_PREFIX = {"test": "test", "unsupervised": "eval"}
-PRETRAINING_ARCHITECTURE = "LSTMForPreTraining"
-
-
-def is_pretraining(config: dict) -> bool:
-    """Whether `config.json` is that of a language-model pretraining folder (scripts/pretrain.py)."""
-    return config.get("architectures") == [PRETRAINING_ARCHITECTURE]
-
-
-def describe_cut(recipe: dict) -> str:
-    """What a review longer than the run's `max_length` keeps, in words (the spec its tokenizer saves and applies)."""
-    truncation = recipe.get("truncation", "head")
-    if truncation == "head_tail":
-        return f"its first {recipe['head_tokens']} tokens and its end"
-    return {"head": "its start", "tail": "its end"}[truncation]
-
-
-def describe(config: dict, recipe: dict) -> str:
-    """One sentence on the architecture, from its `config.json` and the run's recipe."""
-    if config["model_type"] == "imdb_lstm":
-        direction = "bidirectional" if config["bidirectional"] else "unidirectional"
-        recurrent = (
-            f"{direction} {config['cell_type'].upper()} ({config['num_layers']} layer(s), {config['hidden_size']} "
-            f"units per direction) over {config['embedding_dim']}-dimensional word embeddings"
-        )
-        if is_pretraining(config):
-            output = "the input embeddings" if config["tie_word_embeddings"] else "an output matrix"
-            return (
-                f"Forward and backward language models, as in ELMo, on a {recurrent}: each direction's state, "
-                f"projected to the embedding size, scores the next (or previous) word against {output}, trained with "
-                f"a sampled softmax of {config['num_sampled_negatives']:,} negatives; a word-level vocabulary of "
-                f"{config['vocab_size']:,} entries learned on the pretraining reviews."
-            )
-        pretrained = recipe.get("pretrained_model_name_or_path")
-        start = f"pretrained as language models ({pretrained_name(recipe)})" if pretrained else "learned from scratch"
-        vocabulary = "the pretrained model's" if pretrained else "learned on the training reviews"
-        return (
-            f"A {recurrent}, {start}, {config['pooling'].replace('_', ' and ')} pooling over the review's tokens "
-            f"and a linear classifier; a word-level vocabulary of {config['vocab_size']:,} entries, {vocabulary}."
-        )
-    if config["model_type"] == "imdb_verbalizer":
-        encoder = config["encoder_config"]
-        if config["head_type"] == "mlm":
-            head = (
-                "the encoder's masked-LM head scores the label words "
-                f"{' / '.join(repr(word) for word in config['label_words'])} at a mask placed after the template"
-            )
-        else:
-            sizes = " -> ".join(str(size) for size in config["mlp_hidden_sizes"])
-            reads = {
-                "token": "the hidden state of the template's last token",
-                "mean": "the mean of the hidden states",
-                "token_and_mean": "the hidden state of the template's last token and the mean of all of them",
-            }[config["representation"]]
-            head = f"an MLP ({sizes}, BatchNorm, ReLU, dropout) reads {reads}"
-        frozen = "frozen" if config["freeze_encoder"] else "fine-tuned"
-        return (
-            f"A {frozen} pretrained encoder ({encoder_name(recipe)}, {encoder['model_type']}, "
-            f"{encoder['num_hidden_layers']} layers, hidden size {encoder['hidden_size']}) reads each review followed "
-            f"by the template {config['template']!r}, cut to {config['max_length']} tokens "
-            f"(a longer review keeps {describe_cut(recipe)}; the template is always kept), and {head}."
-        )
-    if training_script(recipe) == "scripts/finetune.py":
-        return (
-            f"The pretrained encoder {encoder_name(recipe)} ({config['model_type']}) fine-tuned end to end "
-            f"with a new classification head; a review longer than {recipe['max_length']} tokens keeps "
-            f"{describe_cut(recipe)}."
-        )
-    raise ValueError(f"No model card description for model_type '{config['model_type']}'.")
 
 
 def dataset_hub_id(recipe: dict) -> str:
@@ -103,39 +35,14 @@ def dataset_hub_id(recipe: dict) -> str:
     return hub_id
 
 
-def base_model_hub_id(recipe: dict) -> str | None:
-    """The Hub id of the pretrained encoder a run started from: `base_model_hub_id`, else the encoder's name if that
-    is not a local folder; `None` for a model learned from scratch or an encoder known only by a local path."""
-    encoder = (
-        recipe.get("model_name_or_path")
-        or recipe.get("encoder_name_or_path")
-        or recipe.get("pretrained_model_name_or_path")
-    )
-    if recipe.get("base_model_hub_id"):
-        return recipe["base_model_hub_id"]
-    return encoder if encoder and not Path(encoder).exists() else None
-
-
-def encoder_name(recipe: dict) -> str:
-    """How the card names the encoder: its Hub id, else the local folder's name (never a path of the training
-    machine)."""
-    encoder = recipe.get("model_name_or_path") or recipe["encoder_name_or_path"]
-    return base_model_hub_id(recipe) or f"a local encoder named {Path(encoder).name!r}"
-
-
-def pretrained_name(recipe: dict) -> str:
-    """How the card names the pretrained LSTM a classifier started from: its Hub id, else the local folder's name."""
-    return base_model_hub_id(recipe) or f"a local folder named {Path(recipe['pretrained_model_name_or_path']).name!r}"
-
-
 def published_recipe(recipe: dict) -> dict:
     """The run's recipe as the card shows it, with no path of the training machine: a local dataset or encoder is
     named by the Hub id it copies (else by the folder's name), and `output_dir` is left out."""
     published = {key: value for key, value in recipe.items() if key != "output_dir"}
     published["dataset_name"] = dataset_hub_id(recipe)
-    for key in ("model_name_or_path", "encoder_name_or_path", "pretrained_model_name_or_path"):
-        if recipe.get(key):
-            published[key] = base_model_hub_id(recipe) or Path(recipe[key]).name
+    key = approach_of(recipe).base_model_key
+    if key:
+        published[key] = base_model_hub_id(recipe) or Path(recipe[key]).name
     return published
 
 
@@ -211,12 +118,12 @@ def build_model_card(
         model_name=repo_id,
         repo_id=repo_id,
         revision=revision,
-        description=describe(config, recipe),
+        description=approach_of(recipe).describe(config, recipe),
         dataset_id=dataset_id,
         results=results,
         recipe=recipe,
         recipe_yaml=yaml.safe_dump(published_recipe(recipe), sort_keys=False),
-        training_script=training_script(recipe),
+        training_script=approach_of(recipe).script,
         max_length=recipe["max_length"],
         cut=describe_cut(recipe),
         comparison=comparison_section,

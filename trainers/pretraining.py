@@ -13,66 +13,15 @@ each review.
 
 import math
 import time
-from dataclasses import dataclass, field
 
 from datasets import DatasetDict, concatenate_datasets, load_dataset
 from transformers import DataCollatorForLanguageModeling, EarlyStoppingCallback, PreTrainedTokenizerBase, Trainer
 from transformers.trainer_utils import EvalLoopOutput
 
-from .arguments import SentimentTrainingArguments
-from .data import DEFAULT_DATASET, DatasetValidationError, load_sentiment_splits
+from .arguments import PretrainingDataArguments, SentimentTrainingArguments
+from .data import UNLABELED_SPLIT, DatasetValidationError, load_sentiment_splits
 from .tokenizer import SEP_TOKEN, train_word_tokenizer, truncating_tokenizer
 from .training import build_tokenizer_once, save_run_folder
-
-UNLABELED_SPLIT = "unsupervised"
-
-
-@dataclass
-class PretrainingDataArguments:
-    dataset_name: str = field(
-        default=DEFAULT_DATASET,
-        metadata={
-            "help": "Hub id or local folder of a dataset with train/test splits of `text` and `label` and an "
-            f"'{UNLABELED_SPLIT}' split of unlabeled `text`."
-        },
-    )
-    dataset_hub_id: str | None = field(
-        default=None,
-        metadata={
-            "help": "Hub id of the dataset that the model card names, when `dataset_name` is a local copy of it."
-        },
-    )
-    validation_fraction: float = field(
-        default=0.1,
-        metadata={
-            "help": "Share of train that the classifier carves out (stratified, seeded) for validation: left out of "
-            "pretraining so that it stays unseen. Use the classifier recipe's value and seed."
-        },
-    )
-    max_train_samples: int | None = field(
-        default=None, metadata={"help": "Use a seeded random subset of this many labeled training reviews."}
-    )
-    max_unlabeled_samples: int | None = field(
-        default=None, metadata={"help": "Use a seeded random subset of this many unlabeled reviews."}
-    )
-    lm_validation_samples: int = field(
-        default=1000,
-        metadata={"help": "Unlabeled reviews held out (seeded) to measure validation perplexity, never trained on."},
-    )
-    segment_length: int = field(
-        default=128, metadata={"help": "Tokens per training segment: reviews are packed and cut to this length."}
-    )
-    max_length: int = field(
-        default=1024,
-        metadata={
-            "help": "The saved tokenizer's `model_max_length`, where it cuts a review called with truncation=True "
-            "(pretraining itself reads whole reviews)."
-        },
-    )
-    min_frequency: int = field(
-        default=2, metadata={"help": "Words seen fewer times in the pretraining reviews become [UNK]."}
-    )
-
 
 def load_pretraining_corpus(data_args: PretrainingDataArguments, seed: int) -> DatasetDict:
     """The pretraining reviews (`train`: labeled training reviews, then unlabeled ones) and the held-out unlabeled

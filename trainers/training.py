@@ -25,7 +25,7 @@ from transformers.trainer_utils import PredictionOutput, sort_checkpoints
 
 from models import TruncatingTokenizer
 
-from .arguments import training_script
+from .approaches import approach_of
 from .batching import length_order, restore_order
 
 METRICS_MODULE = Path(__file__).parent / "sentiment_metrics"
@@ -236,7 +236,7 @@ def save_run_folder(trainer: Trainer, recipe: dict, results: dict) -> Path:
         trainer.state.save_to_json(str(folder / TRAINER_STATE_NAME))
         # `Trainer` pickles its arguments; the Hub folder holds no pickle, and the recipe says the same in YAML.
         (folder / "training_args.bin").unlink(missing_ok=True)
-        header = f"# The arguments of this run. Re-run it: python {training_script(recipe)} training_recipe.yaml\n"
+        header = f"# The arguments of this run. Re-run it: python {approach_of(recipe).script} training_recipe.yaml\n"
         (folder / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
         (folder / RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return folder

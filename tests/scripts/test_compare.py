@@ -26,8 +26,7 @@ def test_quick_comparison_of_every_approach_on_real_reviews(
         "--quick", "--dataset_name", imdb_dataset, "--max_train_samples", 300, "--max_test_samples", 120,
         "--seeds", 2, "--speed_samples", 40, "--output_dir", output_dir,
         "--lstm_variants", PROJECT_ROOT / "configs" / "reference" / "bilstm_attention.yaml",
-        "--encoder_name_or_path", random_modernbert_folder,
-        "--finetune_model_name_or_path", random_modernbert_folder,
+        "--base_model", f"verbalizer={random_modernbert_folder}", f"finetune={random_modernbert_folder}",
         "--model", f"elsewhere={trained_lstm_folder}",
     ]  # fmt: skip
     first = compare(*command)

@@ -22,7 +22,7 @@ def test_finetuned_folder_labels_reviews_in_a_fresh_process(
     # The card names the encoder by its Hub id when given one, and never by a path of this machine.
     card = ModelCard.load(output_dir / "README.md")
     assert card.data.base_model == hub_id
-    assert (hub_id or f"a local encoder named '{Path(encoder).name}'") in card.text and encoder not in card.text
+    assert (hub_id or f"a local folder named '{Path(encoder).name}'") in card.text and encoder not in card.text
 
     results = json.loads((output_dir / "all_results.json").read_text())
     assert results["num_trainable_parameters"] == results["num_parameters"], "fine-tuned end to end"

@@ -4,14 +4,14 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from huggingface_hub import ModelCard
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
 from models import LSTMForPreTraining
-from trainers.arguments import SentimentTrainingArguments
-from trainers.builders import LSTMArguments, lstm_builder
+from trainers.arguments import PretrainingDataArguments, SentimentTrainingArguments
+from trainers.builders import lstm_builder
 from trainers.pretraining import (
-    PretrainingDataArguments,
     build_pretraining_trainer,
     load_pretraining_corpus,
     pack_reviews,
@@ -178,6 +178,7 @@ def test_classifier_trained_from_the_pretraining_folder(pretrained_folder, imdb_
     assert tokenizer.get_vocab() == AutoTokenizer.from_pretrained(pretrained_folder, trust_remote_code=True).get_vocab()
     assert tokenizer.model_max_length == 128
     card = (output_dir / "README.md").read_text()
+    assert yaml.safe_load((output_dir / "training_recipe.yaml").read_text())["approach"] == "lstm_pretrained"
     assert "pretrained as language models (a local folder named 'pretrained')" in card
     assert str(pretrained_folder) not in card
 
@@ -189,6 +190,42 @@ def test_classifier_trained_from_the_pretraining_folder(pretrained_folder, imdb_
         [*command[:-2], "--hidden_size", "48"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600
     )
     assert refused.returncode != 0 and "hidden_size=48 (the folder has 32)" in refused.stderr
+
+
+def test_compare_trains_the_pretrained_lstm_from_the_folder_it_is_given(pretrained_folder, imdb_dataset, tmp_path):
+    command = [
+        sys.executable, str(PROJECT_ROOT / "scripts" / "compare.py"), "--quick", "--dataset_name", imdb_dataset,
+        "--max_train_samples", "200", "--max_test_samples", "60", "--speed_samples", "20",
+        "--approaches", "lstm_pretrained", "tfidf", "--output_dir", str(tmp_path / "comparison"),
+    ]  # fmt: skip
+    without = subprocess.run(
+        [*command, "--recipe", f"lstm_pretrained={tmp_path / 'recipe.yaml'}"], capture_output=True, text=True,
+        cwd=PROJECT_ROOT, timeout=600,
+    )  # fmt: skip
+    assert without.returncode == 1 and "recipe.yaml, does not exist" in without.stderr
+    (tmp_path / "recipe.yaml").write_text(PRETRAINED_RECIPE.read_text().replace("pretrained_model_name_or_path", "#"))
+    without = subprocess.run(
+        [*command, "--recipe", f"lstm_pretrained={tmp_path / 'recipe.yaml'}"], capture_output=True, text=True,
+        cwd=PROJECT_ROOT, timeout=600,
+    )  # fmt: skip
+    assert without.returncode == 1 and "--base_model lstm_pretrained=MODEL" in without.stderr
+
+    completed = subprocess.run(
+        [*command, "--base_model", f"lstm_pretrained={pretrained_folder}", "--num_train_epochs_is_not_an_option"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
+    )  # fmt: skip
+    assert completed.returncode == 2  # compare.py's own options only
+    completed = subprocess.run(
+        [*command, "--base_model", f"lstm_pretrained={pretrained_folder}"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    report = json.loads((tmp_path / "comparison" / "comparison.json").read_text())
+    assert list(report["summary"]) == ["lstm_pretrained", "tfidf"]
+    run = report["runs"]["lstm_pretrained"][0]
+    assert run["train_samples"] == 180 and run["test_samples"] == 60 and 0 <= run["accuracy"] <= 1
+    recipe = yaml.safe_load((PROJECT_ROOT / run["folder"] / "training_recipe.yaml").read_text())
+    assert recipe["approach"] == "lstm_pretrained" and recipe["pretrained_model_name_or_path"] == str(pretrained_folder)
 
 
 def test_pretrained_layers_can_learn_more_slowly_than_the_head(pretrained_folder, imdb_splits, tmp_path):

@@ -2,14 +2,13 @@ import pytest
 import yaml
 
 from models import LSTMSentimentConfig
-from trainers.builders import LSTMArguments
 from trainers.arguments import (
     DataArguments,
     EncoderArguments,
+    LSTMArguments,
     SentimentTrainingArguments,
     config_arguments,
     parse_recipe,
-    training_script,
 )
 
 from ..conftest import LSTM_RECIPE, PROJECT_ROOT
@@ -82,7 +81,7 @@ def test_later_recipes_override_earlier_ones(tmp_path):
 
 
 def test_a_run_without_recipe_file_records_what_its_card_states_at_their_defaults():
-    # The model card names them (and training_script reads which script takes the recipe back).
+    # The model card names them.
     *_, recipe = parse_recipe((DataArguments, EncoderArguments, SentimentTrainingArguments), ["--output_dir", "out"])
     assert recipe == {
         "dataset_name": "stanfordnlp/imdb",
@@ -92,9 +91,6 @@ def test_a_run_without_recipe_file_records_what_its_card_states_at_their_default
         "output_dir": "out",
         "seed": 42,
     }
-    assert training_script(recipe) == "scripts/finetune.py"
-    assert training_script({"encoder_name_or_path": "answerdotai/ModernBERT-base"}) == "scripts/train_verbalizer.py"
-    assert training_script({"dataset_name": "stanfordnlp/imdb", "vocab_size": 30000}) == "scripts/train.py"
 
 
 def test_list_hyperparameters_take_several_values_and_default_to_the_config_class():

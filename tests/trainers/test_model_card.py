@@ -7,13 +7,12 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
+from trainers.approaches import base_model_hub_id, base_model_name
 from trainers.comparison import measure_folder, summarize
 from trainers.data import load_sentiment_splits
 from trainers.model_card import (
-    base_model_hub_id,
     build_model_card,
     dataset_hub_id,
-    encoder_name,
     validate_model_card,
     write_model_card,
 )
@@ -58,12 +57,18 @@ def test_card_needs_a_hub_dataset_id_when_trained_on_a_local_copy(tmp_path):
 def test_the_card_names_the_encoder_by_hub_id_never_by_a_local_path(tmp_path):
     local = tmp_path / "all-MiniLM-L6-v2"
     local.mkdir()
-    assert base_model_hub_id({"model_name_or_path": str(local)}) is None
-    assert encoder_name({"model_name_or_path": str(local)}) == "a local encoder named 'all-MiniLM-L6-v2'"
-    recipe = {"encoder_name_or_path": str(local), "base_model_hub_id": "sentence-transformers/all-MiniLM-L6-v2"}
-    assert base_model_hub_id(recipe) == encoder_name(recipe) == "sentence-transformers/all-MiniLM-L6-v2"
-    assert base_model_hub_id({"model_name_or_path": "answerdotai/ModernBERT-base"}) == "answerdotai/ModernBERT-base"
-    assert base_model_hub_id({"vocab_size": 30000}) is None  # learned from scratch
+    finetuned = {"approach": "finetune", "model_name_or_path": str(local)}
+    assert base_model_hub_id(finetuned) is None
+    assert base_model_name(finetuned) == "a local folder named 'all-MiniLM-L6-v2'"
+    recipe = {
+        "approach": "verbalizer",
+        "encoder_name_or_path": str(local),
+        "base_model_hub_id": "sentence-transformers/all-MiniLM-L6-v2",
+    }
+    assert base_model_hub_id(recipe) == base_model_name(recipe) == "sentence-transformers/all-MiniLM-L6-v2"
+    hub = {"approach": "finetune", "model_name_or_path": "answerdotai/ModernBERT-base"}
+    assert base_model_hub_id(hub) == "answerdotai/ModernBERT-base"
+    assert base_model_hub_id({"approach": "lstm", "vocab_size": 30000}) is None  # learned from scratch
 
 
 def test_the_card_shows_a_comparison_table_measured_on_the_folder(trained_lstm_folder, imdb_dataset, tmp_path):
