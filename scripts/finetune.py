@@ -25,10 +25,11 @@ from trainers.sources import SourceError, check_model_folder, not_found
 from trainers.training import tokenize_splits
 
 
+ARGUMENT_TYPES = (DataArguments, EncoderArguments, BaseModelArguments, SentimentTrainingArguments)
+
+
 def main(args: list[str] | None = None) -> dict:
-    data_args, encoder_args, _, training_args, recipe = parse_recipe(
-        (DataArguments, EncoderArguments, BaseModelArguments, SentimentTrainingArguments), args
-    )
+    data_args, encoder_args, _, training_args, recipe = parse_recipe(ARGUMENT_TYPES, args)
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
         check_model_folder(encoder_args.model_name_or_path)

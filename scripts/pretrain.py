@@ -27,10 +27,11 @@ from trainers.pretraining import (
 from trainers.run import check_run, finish_run
 
 
+ARGUMENT_TYPES = (PretrainingDataArguments, LSTMArguments, SentimentTrainingArguments)
+
+
 def main(args: list[str] | None = None) -> dict:
-    data_args, model_args, training_args, recipe = parse_recipe(
-        (PretrainingDataArguments, LSTMArguments, SentimentTrainingArguments), args
-    )
+    data_args, model_args, training_args, recipe = parse_recipe(ARGUMENT_TYPES, args)
     push_to_hub = check_run(training_args, recipe)
     set_seed(training_args.seed)
     corpus = load_pretraining_corpus(data_args, training_args.seed)

@@ -35,17 +35,19 @@ from trainers.training import build_trainer, tokenize_splits
 
 # Fixed by the tokenizer, which is built once before the trials: not searchable.
 TOKENIZER_BOUND = {"vocab_size"}
+# The arguments of each approach: its model's, between the data and the search's own.
+ARGUMENT_TYPES = {
+    approach: (DataArguments, model_arguments, SearchArguments, SentimentTrainingArguments)
+    for approach, model_arguments in {"lstm": LSTMArguments, "finetune": EncoderArguments}.items()
+}
 
 
 def main(args: list[str] | None = None) -> dict:
     args = sys.argv[1:] if args is None else list(args)
     approach = peek_approach(args)
-    model_arguments = {"lstm": LSTMArguments, "finetune": EncoderArguments}.get(approach)
-    if model_arguments is None:
+    if approach not in ARGUMENT_TYPES:
         sys.exit(f"error: approach must be lstm or finetune, got '{approach}'.")
-    data_args, model_args, search_args, training_args, recipe = parse_recipe(
-        (DataArguments, model_arguments, SearchArguments, SentimentTrainingArguments), args
-    )
+    data_args, model_args, search_args, training_args, recipe = parse_recipe(ARGUMENT_TYPES[approach], args)
     if training_args.world_size > 1:
         sys.exit(
             "error: the search runs its trials in one process; instead of `accelerate launch`, start several "

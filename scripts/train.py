@@ -29,10 +29,13 @@ from trainers.run import start_run, train_and_finish
 from trainers.training import tokenize_splits
 
 
+ARGUMENT_TYPES = (
+    DataArguments, LSTMArguments, PretrainedLSTMArguments, BaseModelArguments, SentimentTrainingArguments
+)
+
+
 def main(args: list[str] | None = None) -> dict:
-    data_args, model_args, pretrained_args, _, training_args, recipe = parse_recipe(
-        (DataArguments, LSTMArguments, PretrainedLSTMArguments, BaseModelArguments, SentimentTrainingArguments), args
-    )
+    data_args, model_args, pretrained_args, _, training_args, recipe = parse_recipe(ARGUMENT_TYPES, args)
     pretrained = pretrained_args.pretrained_model_name_or_path
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     if pretrained:

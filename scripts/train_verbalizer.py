@@ -35,12 +35,13 @@ DERIVED_FIELDS = (
     "leading_special_tokens", "trailing_special_tokens",
 )  # fmt: skip
 VerbalizerArguments = config_arguments(VerbalizerConfig, exclude=DERIVED_FIELDS)
+ARGUMENT_TYPES = (
+    DataArguments, VerbalizerArguments, EncodingArguments, BaseModelArguments, SentimentTrainingArguments
+)
 
 
 def main(args: list[str] | None = None) -> dict:
-    data_args, model_args, encoding_args, _, training_args, recipe = parse_recipe(
-        (DataArguments, VerbalizerArguments, EncodingArguments, BaseModelArguments, SentimentTrainingArguments), args
-    )
+    data_args, model_args, encoding_args, _, training_args, recipe = parse_recipe(ARGUMENT_TYPES, args)
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
         check_model_folder(model_args.encoder_name_or_path)
