@@ -1,0 +1,80 @@
+"""What every recipe of configs/ parses to, with the arguments of the script that takes it.
+
+    python -m tests.helpers.recipe_arguments   # writes tests/data/recipe_arguments.json
+
+The snapshot is taken once, and taken again only when a recipe is meant to change: tests/trainers/test_recipes.py
+checks that the recipes still parse to it, so reshaping them (e.g. into overlays of a base recipe) changes no value.
+"""
+
+import dataclasses
+import importlib.util
+import json
+from pathlib import Path
+
+from transformers import TrainingArguments
+
+from trainers.arguments import parse_recipe
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOT = PROJECT_ROOT / "tests" / "data" / "recipe_arguments.json"
+FINETUNE_MODELS = ("albert", "bert", "distilbert", "minilm", "modernbert")
+FINETUNE_PRESETS = ("aggressive", "balanced", "conservative")
+REFERENCE_OVERLAYS = ("bilstm_2x256", "bilstm_attention", "lstm_148m", "lstm_15m", "lstm_45m")
+# Each script with the recipe files its commands take, in command-line order (an overlay after its base recipe).
+COMMANDS = {
+    "scripts/train.py": [
+        ["configs/lstm.yaml"],
+        ["configs/lstm_pretrained.yaml"],
+        *(["configs/lstm.yaml", f"configs/reference/{overlay}.yaml"] for overlay in REFERENCE_OVERLAYS),
+    ],
+    "scripts/finetune.py": [
+        *([f"configs/finetune/{model}.yaml"] for model in FINETUNE_MODELS),
+        *(
+            [f"configs/finetune/{model}.yaml", f"configs/finetune/presets/{preset}.yaml"]
+            for model in FINETUNE_MODELS
+            for preset in FINETUNE_PRESETS
+        ),
+    ],
+    "scripts/train_verbalizer.py": [["configs/verbalizer.yaml"], ["configs/verbalizer_minilm.yaml"]],
+    "scripts/pretrain.py": [["configs/pretrain/lstm.yaml"]],
+    "scripts/search.py": [["configs/search/lstm.yaml"]],
+}
+
+
+def argument_types(script: str, recipes: list[str]) -> tuple[type, ...]:
+    """The dataclasses `script` parses `recipes` into: its own `ARGUMENT_TYPES` (per approach for the search)."""
+    spec = importlib.util.spec_from_file_location(Path(script).stem, PROJECT_ROOT / script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if isinstance(module.ARGUMENT_TYPES, dict):
+        return module.ARGUMENT_TYPES[module.peek_approach(recipes)]
+    return module.ARGUMENT_TYPES
+
+
+def parsed_recipe(script: str, recipes: list[str]) -> dict:
+    """The run's recipe and the project's arguments that `script` gets from `recipes`, as JSON reads them back.
+
+    Training arguments are in the run's recipe when a recipe sets them; the others are `TrainingArguments`' own
+    defaults, which a transformers upgrade may change without any recipe changing."""
+    paths = [str(PROJECT_ROOT / recipe) for recipe in recipes]
+    *instances, run_recipe = parse_recipe(argument_types(script, paths), paths)
+    arguments = {
+        type(instance).__name__: dataclasses.asdict(instance)
+        for instance in instances
+        if not isinstance(instance, TrainingArguments)
+    }
+    return json.loads(json.dumps({"recipe": run_recipe, "arguments": arguments}))
+
+
+def parsed_recipes() -> list[dict]:
+    return [
+        {"script": script, "recipes": recipes, **parsed_recipe(script, recipes)}
+        for script, commands in COMMANDS.items()
+        for recipes in commands
+    ]
+
+
+if __name__ == "__main__":
+    SNAPSHOT.write_text(json.dumps(parsed_recipes(), indent=1) + "\n")
+    print(f"wrote {SNAPSHOT}")
