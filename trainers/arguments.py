@@ -33,6 +33,8 @@ ALWAYS_RECORDED = (
 )
 # How this run was started, not what it is: its recipe, run again elsewhere, trains from the start.
 NEVER_RECORDED = ("resume_from_checkpoint",)
+# The key by which a recipe file names the recipe it extends: its own entries override that recipe's.
+BASE_RECIPE_KEY = "base_recipe"
 
 
 @dataclass
@@ -180,6 +182,24 @@ def _argument_field(config_field: dataclasses.Field, help_text: str) -> dataclas
     return field(default=config_field.default, metadata={"help": help_text})
 
 
+def read_recipe_file(path: Path, extended_by: tuple[Path, ...] = ()) -> dict:
+    """The arguments a recipe file sets, over those of the recipe it extends (`BASE_RECIPE_KEY`, a path relative to
+    the file), itself read the same way. The key is not an argument, so it is not returned."""
+    if not path.is_file():
+        named_by = f", the base recipe of {extended_by[-1]}," if extended_by else ""
+        raise ValueError(f"recipe {path}{named_by} does not exist")
+    if path.resolve() in {extending.resolve() for extending in extended_by}:
+        chain = " -> ".join(str(extending) for extending in (*extended_by, path))
+        raise ValueError(f"recipe {path} extends itself: {chain}")
+    entries = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(entries, dict):
+        raise ValueError(f"recipe {path} must be a mapping of argument names to values")
+    base = entries.pop(BASE_RECIPE_KEY, None)
+    if base is None:
+        return entries
+    return {**read_recipe_file(path.parent / base, (*extended_by, path)), **entries}
+
+
 def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = None) -> tuple:
     """Parses `[recipe.yaml ...] [--key value ...]`: recipes set defaults (a later one overrides an earlier one, e.g.
     a model recipe then a preset), the command line overrides them all.
@@ -200,11 +220,10 @@ def parse_recipe(dataclass_types: tuple[type, ...], args: list[str] | None = Non
     recipe = {}
     while args and args[0].endswith((".yaml", ".yml")):
         recipe_path = Path(args.pop(0))
-        if not recipe_path.is_file():
-            parser.error(f"recipe {recipe_path} does not exist")
-        entries = yaml.safe_load(recipe_path.read_text()) or {}
-        if not isinstance(entries, dict):
-            parser.error(f"recipe {recipe_path} must be a mapping of argument names to values")
+        try:
+            entries = read_recipe_file(recipe_path)
+        except ValueError as error:
+            parser.error(str(error))
         unknown = sorted(set(entries) - set(defaults))
         if unknown:
             parser.error(f"recipe {recipe_path} has unknown keys: {', '.join(unknown)}")
