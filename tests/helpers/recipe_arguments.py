@@ -53,16 +53,17 @@ def argument_types(script: str, recipes: list[str]) -> tuple[type, ...]:
 
 
 def parsed_recipe(script: str, recipes: list[str]) -> dict:
-    """The run's recipe and the project's arguments that `script` gets from `recipes`, as JSON reads them back.
+    """The run's recipe and every argument's value that `script` gets from `recipes`, as JSON reads them back.
 
-    Training arguments are in the run's recipe when a recipe sets them; the others are `TrainingArguments`' own
-    defaults, which a transformers upgrade may change without any recipe changing."""
+    The training arguments include `TrainingArguments`' own defaults: a transformers upgrade that changes what the
+    recipes train with shows here too (take the snapshot again)."""
     paths = [str(PROJECT_ROOT / recipe) for recipe in recipes]
     *instances, run_recipe = parse_recipe(argument_types(script, paths), paths)
     arguments = {
-        type(instance).__name__: dataclasses.asdict(instance)
+        type(instance).__name__: instance.to_dict()
+        if isinstance(instance, TrainingArguments)
+        else dataclasses.asdict(instance)
         for instance in instances
-        if not isinstance(instance, TrainingArguments)
     }
     return json.loads(json.dumps({"recipe": run_recipe, "arguments": arguments}))
 
