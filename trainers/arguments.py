@@ -16,7 +16,9 @@ from typing import Literal
 import yaml
 from transformers import HfArgumentParser, PreTrainedConfig, TrainingArguments
 
-from .data import DEFAULT_DATASET
+from models.verbalizer.configuration_verbalizer import DEFAULT_ENCODER
+
+from .data import DEFAULT_DATASET, DEFAULT_VALIDATION_FRACTION
 
 # Recorded in every run's recipe even at their defaults: the seed repeats the run, and the data, the encoder or
 # pretrained LSTM a run started from, the tokens it kept (and how) and a pretraining run's segments are what its
@@ -50,7 +52,8 @@ class DataArguments:
         },
     )
     validation_fraction: float = field(
-        default=0.1, metadata={"help": "Share of train carved out (stratified, seeded) as the validation split."}
+        default=DEFAULT_VALIDATION_FRACTION,
+        metadata={"help": "Share of train carved out (stratified, seeded) as the validation split."},
     )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Use a seeded random subset of this many training reviews (before the split)."}
@@ -114,7 +117,7 @@ class SentimentTrainingArguments(TrainingArguments):
 @dataclass
 class EncoderArguments:
     model_name_or_path: str = field(
-        default="answerdotai/ModernBERT-base",
+        default=DEFAULT_ENCODER,
         metadata={"help": "Pretrained encoder to fine-tune (AutoModelForSequenceClassification): Hub id or folder."},
     )
 

@@ -8,6 +8,8 @@ from datasets.exceptions import DatasetBuildError
 from .sources import not_found
 
 DEFAULT_DATASET = "stanfordnlp/imdb"
+# Share of train carved out as the validation split: 22,500 train / 2,500 validation reviews on IMDB.
+DEFAULT_VALIDATION_FRACTION = 0.1
 LABEL_NAMES = ["NEGATIVE", "POSITIVE"]
 
 
@@ -48,7 +50,7 @@ def _sample(split: Dataset, size: int | None, seed: int, name: str) -> Dataset:
 
 def load_sentiment_splits(
     dataset_name: str = DEFAULT_DATASET,
-    validation_fraction: float = 0.1,
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
     seed: int = 42,
     max_train_samples: int | None = None,
     max_test_samples: int | None = None,

@@ -20,7 +20,7 @@ from transformers import DataCollatorForLanguageModeling, EarlyStoppingCallback,
 from transformers.trainer_utils import EvalLoopOutput
 
 from .arguments import SentimentTrainingArguments
-from .data import DEFAULT_DATASET, DatasetValidationError, load_sentiment_splits
+from .data import DEFAULT_DATASET, DEFAULT_VALIDATION_FRACTION, DatasetValidationError, load_sentiment_splits
 from .tokenizer import SEP_TOKEN, train_word_tokenizer, truncating_tokenizer
 from .training import build_tokenizer_once, save_run_folder
 
@@ -43,7 +43,7 @@ class PretrainingDataArguments:
         },
     )
     validation_fraction: float = field(
-        default=0.1,
+        default=DEFAULT_VALIDATION_FRACTION,
         metadata={
             "help": "Share of train that the classifier carves out (stratified, seeded) for validation: left out of "
             "pretraining so that it stays unseen. Use the classifier recipe's value and seed."
