@@ -11,8 +11,11 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from models import LSTMSentimentConfig, VerbalizerConfig
+
 from .arguments import training_script
 from .comparison import comparison_markdown, read_comparison
+from .data import DEFAULT_DATASET
 from .training import RECIPE_FILE, RESULTS_FILE
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
@@ -40,7 +43,7 @@ def describe_cut(recipe: dict) -> str:
 
 def describe(config: dict, recipe: dict) -> str:
     """One sentence on the architecture, from its `config.json` and the run's recipe."""
-    if config["model_type"] == "imdb_lstm":
+    if config["model_type"] == LSTMSentimentConfig.model_type:
         direction = "bidirectional" if config["bidirectional"] else "unidirectional"
         recurrent = (
             f"{direction} {config['cell_type'].upper()} ({config['num_layers']} layer(s), {config['hidden_size']} "
@@ -61,7 +64,7 @@ def describe(config: dict, recipe: dict) -> str:
             f"A {recurrent}, {start}, {config['pooling'].replace('_', ' and ')} pooling over the review's tokens "
             f"and a linear classifier; a word-level vocabulary of {config['vocab_size']:,} entries, {vocabulary}."
         )
-    if config["model_type"] == "imdb_verbalizer":
+    if config["model_type"] == VerbalizerConfig.model_type:
         encoder = config["encoder_config"]
         if config["head_type"] == "mlm":
             head = (
@@ -98,7 +101,7 @@ def dataset_hub_id(recipe: dict) -> str:
     if Path(hub_id).exists():
         raise ValueError(
             f"The run read its data from the local folder '{hub_id}'; name the Hub dataset it copies with "
-            "--dataset_hub_id (e.g. stanfordnlp/imdb) so that the model card can point to it."
+            f"--dataset_hub_id (e.g. {DEFAULT_DATASET}) so that the model card can point to it."
         )
     return hub_id
 
