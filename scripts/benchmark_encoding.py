@@ -15,6 +15,7 @@ import time
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from models import VerbalizerConfig
 from trainers.data import DEFAULT_DATASET, load_sentiment_splits
 from trainers.features import build_verbalizer, encode_split
 
@@ -46,7 +47,7 @@ def main(args: list[str] | None = None) -> dict:
     reviews = load_sentiment_splits(options.dataset_name, seed=options.seed, max_test_samples=options.num_reviews)
     test = reviews["test"]
     model, tokenizer = build_verbalizer(
-        {"encoder_name_or_path": options.encoder_name_or_path, "template": " The sentiment of this statement is"},
+        {"encoder_name_or_path": options.encoder_name_or_path, "template": VerbalizerConfig.template},
         options.max_length,
     )
     started = time.perf_counter()

@@ -32,9 +32,9 @@ import sys
 from pathlib import Path
 
 import torch
-import yaml
 
 from trainers.approaches import APPROACHES
+from trainers.arguments import read_recipe_file
 from trainers.comparison import (
     Row,
     comparison_markdown,
@@ -102,7 +102,7 @@ def planned_rows(arguments: argparse.Namespace) -> list[Row]:
         approach = APPROACHES[name]
         recipe = recipes.get(name, str(PROJECT_ROOT / approach.recipe))
         extra = [f"--{approach.base_model_key}", base_models[name]] if name in base_models else []
-        if approach.base_model_key and not extra and not yaml_value(recipe, approach.base_model_key):
+        if approach.base_model_key and not extra and not recipe_value(recipe, approach.base_model_key):
             raise ValueError(f"{name} needs the model it starts from: --base_model {name}=MODEL.")
         rows.append(Row(name, str(PROJECT_ROOT / approach.script), [recipe], extra))
         if name == "lstm":
@@ -130,9 +130,9 @@ def named_values(specs: list[str], option: str, names: list[str]) -> dict[str, s
     return values
 
 
-def yaml_value(recipe: str, key: str):
-    """The value a recipe file sets for `key`, if it exists and sets one."""
-    return (yaml.safe_load(Path(recipe).read_text()) or {}).get(key) if Path(recipe).is_file() else None
+def recipe_value(recipe: str, key: str):
+    """The value a recipe file (with the recipes it extends) sets for `key`, if it exists and sets one."""
+    return read_recipe_file(Path(recipe)).get(key) if Path(recipe).is_file() else None
 
 
 def main(args: list[str] | None = None) -> dict:

@@ -19,6 +19,7 @@ from trainers.sources import SourceError, check_model_folder, not_found
 from trainers.training import tokenize_splits
 
 
+
 def main(args: list[str] | None = None) -> dict:
     data_args, encoder_args, _, training_args, recipe = parse_run_arguments("finetune", args)
     splits, push_to_hub = start_run(data_args, training_args, recipe)

@@ -26,6 +26,7 @@ from trainers.pretraining import (
 from trainers.run import check_run, finish_run
 
 
+
 def main(args: list[str] | None = None) -> dict:
     data_args, model_args, training_args, recipe = parse_run_arguments("pretraining", args)
     push_to_hub = check_run(training_args, recipe)

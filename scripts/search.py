@@ -40,15 +40,17 @@ SEARCHABLE = ("lstm", "finetune")
 TOKENIZER_BOUND = {"vocab_size"}
 
 
+def argument_types(approach: str) -> tuple[type, ...]:
+    """What a search of `approach` parses: the data, the approach's model arguments, the search's own, training."""
+    return (DataArguments, APPROACHES[approach].argument_classes[1], SearchArguments, SentimentTrainingArguments)
+
+
 def main(args: list[str] | None = None) -> dict:
     args = sys.argv[1:] if args is None else list(args)
     approach = peek_approach(args)
     if approach not in SEARCHABLE:
         sys.exit(f"error: approach must be one of {', '.join(SEARCHABLE)}, got '{approach}'.")
-    model_arguments = APPROACHES[approach].argument_classes[1]
-    data_args, model_args, search_args, training_args, recipe = parse_recipe(
-        (DataArguments, model_arguments, SearchArguments, SentimentTrainingArguments), args
-    )
+    data_args, model_args, search_args, training_args, recipe = parse_recipe(argument_types(approach), args)
     if training_args.world_size > 1:
         sys.exit(
             "error: the search runs its trials in one process; instead of `accelerate launch`, start several "

@@ -22,6 +22,7 @@ from trainers.run import start_run, train_and_finish
 from trainers.training import tokenize_splits
 
 
+
 def main(args: list[str] | None = None) -> dict:
     data_args, model_args, pretrained_args, _, training_args, recipe = parse_run_arguments("lstm", args)
     pretrained = pretrained_args.pretrained_model_name_or_path

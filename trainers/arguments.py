@@ -17,8 +17,9 @@ import yaml
 from transformers import HfArgumentParser, PreTrainedConfig, TrainingArguments
 
 from models import LSTMSentimentConfig, VerbalizerConfig
+from models.verbalizer.configuration_verbalizer import DEFAULT_ENCODER
 
-from .data import DEFAULT_DATASET, UNLABELED_SPLIT
+from .data import DEFAULT_DATASET, DEFAULT_VALIDATION_FRACTION, UNLABELED_SPLIT
 
 # Recorded in every run's recipe even at their defaults: the seed repeats the run, and the data, the encoder or
 # pretrained LSTM a run started from, the tokens it kept (and how) and a pretraining run's segments are what its
@@ -35,6 +36,8 @@ ALWAYS_RECORDED = (
 )
 # How this run was started, not what it is: its recipe, run again elsewhere, trains from the start.
 NEVER_RECORDED = ("resume_from_checkpoint",)
+# The key by which a recipe file names the recipe it extends: its own entries override that recipe's.
+BASE_RECIPE_KEY = "base_recipe"
 
 
 @dataclass
@@ -50,7 +53,8 @@ class DataArguments:
         },
     )
     validation_fraction: float = field(
-        default=0.1, metadata={"help": "Share of train carved out (stratified, seeded) as the validation split."}
+        default=DEFAULT_VALIDATION_FRACTION,
+        metadata={"help": "Share of train carved out (stratified, seeded) as the validation split."},
     )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Use a seeded random subset of this many training reviews (before the split)."}
@@ -104,7 +108,7 @@ class PretrainingDataArguments:
         },
     )
     validation_fraction: float = field(
-        default=0.1,
+        default=DEFAULT_VALIDATION_FRACTION,
         metadata={
             "help": "Share of train that the classifier carves out (stratified, seeded) for validation: left out of "
             "pretraining so that it stays unseen. Use the classifier recipe's value and seed."
@@ -161,7 +165,7 @@ class SentimentTrainingArguments(TrainingArguments):
 @dataclass
 class EncoderArguments:
     model_name_or_path: str = field(
-        default="answerdotai/ModernBERT-base",
+        default=DEFAULT_ENCODER,
         metadata={"help": "Pretrained encoder to fine-tune (AutoModelForSequenceClassification): Hub id or folder."},
     )
 
@@ -241,6 +245,24 @@ VerbalizerArguments = config_arguments(
 )  # fmt: skip
 
 
+def read_recipe_file(path: Path, extended_by: tuple[Path, ...] = ()) -> dict:
+    """The arguments a recipe file sets, over those of the recipe it extends (`BASE_RECIPE_KEY`, a path relative to
+    the file), itself read the same way. The key is not an argument, so it is not returned."""
+    if not path.is_file():
+        named_by = f", the base recipe of {extended_by[-1]}," if extended_by else ""
+        raise ValueError(f"recipe {path}{named_by} does not exist")
+    if path.resolve() in {extending.resolve() for extending in extended_by}:
+        chain = " -> ".join(str(extending) for extending in (*extended_by, path))
+        raise ValueError(f"recipe {path} extends itself: {chain}")
+    entries = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(entries, dict):
+        raise ValueError(f"recipe {path} must be a mapping of argument names to values")
+    base = entries.pop(BASE_RECIPE_KEY, None)
+    if base is None:
+        return entries
+    return {**read_recipe_file(path.parent / base, (*extended_by, path)), **entries}
+
+
 def parse_recipe(
     dataclass_types: tuple[type, ...], args: list[str] | None = None, approaches: tuple[str, ...] = ()
 ) -> tuple:
@@ -264,11 +286,10 @@ def parse_recipe(
     recipe = {}
     while args and args[0].endswith((".yaml", ".yml")):
         recipe_path = Path(args.pop(0))
-        if not recipe_path.is_file():
-            parser.error(f"recipe {recipe_path} does not exist")
-        entries = yaml.safe_load(recipe_path.read_text()) or {}
-        if not isinstance(entries, dict):
-            parser.error(f"recipe {recipe_path} must be a mapping of argument names to values")
+        try:
+            entries = read_recipe_file(recipe_path)
+        except ValueError as error:
+            parser.error(str(error))
         named = entries.pop("approach", approaches[0]) if approaches else None
         if named not in (approaches or (None,)):
             parser.error(f"recipe {recipe_path} is for approach {named}; this script trains: {', '.join(approaches)}")

@@ -19,7 +19,7 @@ from transformers import (
 
 from models import LSTMForSequenceClassification, LSTMSentimentConfig, TruncatingTokenizer
 
-from .arguments import DataArguments, config_arguments
+from .arguments import DataArguments
 from .data import LABEL_NAMES
 from .tokenizer import train_word_tokenizer, truncating_tokenizer
 from .training import build_tokenizer_once

@@ -10,6 +10,8 @@ from .sources import not_found
 DEFAULT_DATASET = "stanfordnlp/imdb"
 # The split of unlabeled reviews that IMDB ships (and language-model pretraining reads).
 UNLABELED_SPLIT = "unsupervised"
+# Share of train carved out as the validation split: 22,500 train / 2,500 validation reviews on IMDB.
+DEFAULT_VALIDATION_FRACTION = 0.1
 LABEL_NAMES = ["NEGATIVE", "POSITIVE"]
 
 
@@ -50,7 +52,7 @@ def _sample(split: Dataset, size: int | None, seed: int, name: str) -> Dataset:
 
 def load_sentiment_splits(
     dataset_name: str = DEFAULT_DATASET,
-    validation_fraction: float = 0.1,
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
     seed: int = 42,
     max_train_samples: int | None = None,
     max_test_samples: int | None = None,

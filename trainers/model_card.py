@@ -13,6 +13,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .approaches import approach_of, base_model_hub_id, describe_cut, is_pretraining
 from .comparison import comparison_markdown, read_comparison
+from .data import DEFAULT_DATASET
 from .training import RECIPE_FILE, RESULTS_FILE
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
@@ -30,7 +31,7 @@ def dataset_hub_id(recipe: dict) -> str:
     if Path(hub_id).exists():
         raise ValueError(
             f"The run read its data from the local folder '{hub_id}'; name the Hub dataset it copies with "
-            "--dataset_hub_id (e.g. stanfordnlp/imdb) so that the model card can point to it."
+            f"--dataset_hub_id (e.g. {DEFAULT_DATASET}) so that the model card can point to it."
         )
     return hub_id
 

@@ -20,6 +20,8 @@ import psutil
 import yaml
 from transformers import PreTrainedModel, Trainer
 
+from .arguments import read_recipe_file
+
 OBJECTIVE = "eval_accuracy"
 # What counts toward `n_trials`: a failed trial (its worker was killed) is replaced.
 TRIAL_STATES_COUNTED = (
@@ -87,8 +89,10 @@ def peek_approach(args: list[str]) -> str:
     for argument in args:
         if not argument.endswith((".yaml", ".yml")):
             break
-        if Path(argument).is_file():
-            approach = (yaml.safe_load(Path(argument).read_text()) or {}).get("approach", approach)
+        try:
+            approach = read_recipe_file(Path(argument)).get("approach", approach)
+        except ValueError:  # parse_recipe says what is wrong with the recipe
+            break
     if "--approach" in args[:-1]:
         approach = args[args.index("--approach") + 1]
     return approach

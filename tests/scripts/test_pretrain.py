@@ -9,7 +9,7 @@ from huggingface_hub import ModelCard
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
 from models import LSTMForPreTraining
-from trainers.arguments import PretrainingDataArguments, SentimentTrainingArguments
+from trainers.arguments import LSTMArguments, PretrainingDataArguments, SentimentTrainingArguments
 from trainers.builders import lstm_builder
 from trainers.pretraining import (
     build_pretraining_trainer,
