@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 import torch
+from transformers.utils import logging
 
 from trainers.comparison import (
     Approach,
@@ -37,6 +38,10 @@ from trainers.comparison import (
 )
 from trainers.data import load_sentiment_splits
 from trainers.inference import parse_model_specs
+from trainers.script_logging import setup_logging
+
+
+logger = logging.get_logger(__name__)
 
 SCRIPTS = Path(__file__).resolve().parent
 CONFIGS = SCRIPTS.parent / "configs"
@@ -120,6 +125,7 @@ def planned_approaches(arguments: argparse.Namespace) -> list[Approach]:
 
 def main(args: list[str] | None = None) -> dict:
     arguments = parse_arguments(args)
+    setup_logging()
     setting_name = "quick" if arguments.quick else "full"
     sizes = dict(SETTINGS[setting_name])
     for name in ("max_train_samples", "max_test_samples"):
@@ -155,7 +161,7 @@ def main(args: list[str] | None = None) -> dict:
             except (RuntimeError, OSError, ValueError) as error:
                 sys.exit(f"error: {error}")
             rows[approach.name].append({"seed": seed, **row})
-            print(f"[compare] {approach.name}, seed {seed}: test accuracy {row['accuracy']:.4f}", flush=True)
+            logger.info(f"{approach.name}, seed {seed}: test accuracy {row['accuracy']:.4f}")
 
     command = "python scripts/compare.py " + " ".join(map(str, sys.argv[1:] if args is None else args))
     report = {
@@ -168,7 +174,7 @@ def main(args: list[str] | None = None) -> dict:
     markdown = comparison_markdown(report)
     (output_dir / "comparison.md").write_text(markdown)
     print(markdown)
-    print(f"Written: {output_dir / 'comparison.md'}, {output_dir / 'comparison.json'}")
+    logger.info(f"Written: {output_dir / 'comparison.md'}, {output_dir / 'comparison.json'}")
     return report
 
 

@@ -20,6 +20,7 @@ from transformers import AutoConfig, TrainingArguments
 from trainers.arguments import DataArguments, EncoderArguments, SentimentTrainingArguments, parse_recipe
 from trainers.builders import LSTMArguments, encoder_builder, encoder_tokenizer, lstm_builder, lstm_tokenizer
 from trainers.run import load_splits
+from trainers.script_logging import setup_logging
 from trainers.search import (
     SearchArguments,
     export_best_recipe,
@@ -46,6 +47,7 @@ def main(args: list[str] | None = None) -> dict:
     data_args, model_args, search_args, training_args, recipe = parse_recipe(
         (DataArguments, model_arguments, SearchArguments, SentimentTrainingArguments), args
     )
+    setup_logging(training_args)
     if training_args.world_size > 1:
         sys.exit(
             "error: the search runs its trials in one process; instead of `accelerate launch`, start several "

@@ -26,6 +26,7 @@ from trainers.builders import (
     pretrained_lstm_tokenizer,
 )
 from trainers.run import start_run, train_and_finish
+from trainers.script_logging import setup_logging
 from trainers.training import tokenize_splits
 
 
@@ -33,6 +34,7 @@ def main(args: list[str] | None = None) -> dict:
     data_args, model_args, pretrained_args, _, training_args, recipe = parse_recipe(
         (DataArguments, LSTMArguments, PretrainedLSTMArguments, BaseModelArguments, SentimentTrainingArguments), args
     )
+    setup_logging(training_args)
     pretrained = pretrained_args.pretrained_model_name_or_path
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     if pretrained:

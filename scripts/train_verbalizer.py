@@ -26,6 +26,7 @@ from trainers.arguments import (
 )
 from trainers.features import build_verbalizer, encode_splits
 from trainers.run import finish_run, start_run
+from trainers.script_logging import setup_logging
 from trainers.sources import check_model_folder
 from trainers.training import build_trainer, train_and_evaluate
 
@@ -41,6 +42,7 @@ def main(args: list[str] | None = None) -> dict:
     data_args, model_args, encoding_args, _, training_args, recipe = parse_recipe(
         (DataArguments, VerbalizerArguments, EncodingArguments, BaseModelArguments, SentimentTrainingArguments), args
     )
+    setup_logging(training_args)
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
         check_model_folder(model_args.encoder_name_or_path)
