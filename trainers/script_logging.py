@@ -15,9 +15,11 @@ def setup_logging(args: TrainingArguments | None = None) -> None:
     """Sends the project's log messages to stderr, at info.
 
     A training script passes its arguments: under `accelerate launch`, only the main process then logs at info, the
-    others at warning (`--log_level` and `--log_level_replica` change either), and transformers and datasets log at
-    the same level, as in transformers' examples. The other scripts run one process and leave the libraries at
-    warning, which keeps model-loading details out of their output and their errors to one line.
+    others at warning (`--log_level` and `--log_level_replica` change either), and transformers logs at the same
+    level, as in transformers' examples. The other scripts run one process and leave transformers at its default
+    (warning), which keeps model-loading details out of their output. datasets stays at warning everywhere: at info
+    it reports each cache file it reads, and would turn the one-line error of a script stopped after loading the data
+    into many.
     """
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S")
     # datasets logs through a handler of its own: reaching the root logger too, its messages would show twice.
@@ -29,6 +31,5 @@ def setup_logging(args: TrainingArguments | None = None) -> None:
             transformers.utils.logging.set_verbosity_info()
         level = args.get_process_log_level()
         transformers.utils.logging.set_verbosity(level)
-        datasets.utils.logging.set_verbosity(level)
     for name in PROJECT_LOGGERS:
         logging.getLogger(name).setLevel(level)
