@@ -18,6 +18,7 @@ from transformers import AutoModel, AutoTokenizer
 from models import VerbalizerConfig
 from trainers.data import DEFAULT_DATASET, load_sentiment_splits
 from trainers.features import build_verbalizer, encode_split
+from trainers.script_logging import setup_logging
 
 
 def plain_forward(encoder_name_or_path: str, texts: list[str], batch_size: int, max_length: int) -> float:
@@ -41,6 +42,7 @@ def main(args: list[str] | None = None) -> dict:
     parser.add_argument("--max_length", type=int, default=256, help="Tokens per review, for both methods.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the sample of test reviews.")
     options = parser.parse_args(args)
+    setup_logging()
     if options.num_reviews < 1 or options.batch_size < 1:
         parser.error("--num_reviews and --batch_size must be at least 1")
 

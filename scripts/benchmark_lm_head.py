@@ -25,6 +25,7 @@ from torch import nn
 
 from models import LSTMForPreTraining, LSTMSentimentConfig
 from models.lstm.modeling_lstm import sample_log_uniform
+from trainers.script_logging import setup_logging
 
 METHODS = ("lstms_only", "full_softmax", "adaptive_softmax", "sampled_softmax")
 
@@ -93,6 +94,7 @@ def main(args: list[str] | None = None) -> dict:
     parser.add_argument("--warmup", type=int, default=2, help="Untimed training steps first.")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     options = parser.parse_args(args)
+    setup_logging()
 
     config = LSTMSentimentConfig(
         vocab_size=options.vocab_size, embedding_dim=options.embedding_dim, hidden_size=options.hidden_size,

@@ -20,6 +20,7 @@ from transformers import pipeline
 from trainers.batching import length_sorted_batches
 from trainers.data import DEFAULT_DATASET, load_sentiment_splits
 from trainers.inference import load_predictor
+from trainers.script_logging import setup_logging
 
 
 def timed(label: str, run) -> dict:
@@ -38,6 +39,7 @@ def main(args: list[str] | None = None) -> dict:
     parser.add_argument("--sorted_batch_size", type=int, default=128, help="Batch size of the model-alone row.")
     parser.add_argument("--seed", type=int, default=42, help="Seed of the subset.")
     options = parser.parse_args(args)
+    setup_logging()
 
     splits = load_sentiment_splits(options.dataset_name, seed=options.seed, max_test_samples=options.max_samples)
     reviews = splits["test"]

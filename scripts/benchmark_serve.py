@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 import httpx
 from datasets import load_dataset
 
+from trainers.script_logging import setup_logging
 from trainers.serving import API_KEY_HEADER, API_KEYS_VARIABLE, free_loopback_port, read_api_keys, running_server
 
 SERVE_SCRIPT = Path(__file__).with_name("serve.py")
@@ -113,6 +114,7 @@ async def run_load(arguments: argparse.Namespace, base_url: str, api_key: str, r
 
 def main(args: list[str] | None = None) -> dict:
     arguments = parse_arguments(args)
+    setup_logging()
     test_split = load_dataset(arguments.dataset_name, split="test").shuffle(seed=0)
     reviews = test_split.select(range(min(arguments.num_reviews, len(test_split))))["text"]
     if arguments.url:

@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 
 import torch
+from transformers.utils import logging
 
 from trainers.approaches import APPROACHES
 from trainers.arguments import read_recipe_file
@@ -45,6 +46,10 @@ from trainers.comparison import (
 )
 from trainers.data import load_sentiment_splits
 from trainers.inference import parse_model_specs
+from trainers.script_logging import setup_logging
+
+
+logger = logging.get_logger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {"quick": {"max_train_samples": 2000, "max_test_samples": 2000}, "full": {}}
@@ -137,6 +142,7 @@ def recipe_value(recipe: str, key: str):
 
 def main(args: list[str] | None = None) -> dict:
     arguments = parse_arguments(args)
+    setup_logging()
     setting_name = "quick" if arguments.quick else "full"
     sizes = dict(SETTINGS[setting_name])
     for name in ("max_train_samples", "max_test_samples"):
@@ -172,7 +178,7 @@ def main(args: list[str] | None = None) -> dict:
             except (RuntimeError, OSError, ValueError) as error:
                 sys.exit(f"error: {error}")
             rows[planned_row.name].append({"seed": seed, **row})
-            print(f"[compare] {planned_row.name}, seed {seed}: test accuracy {row['accuracy']:.4f}", flush=True)
+            logger.info(f"{planned_row.name}, seed {seed}: test accuracy {row['accuracy']:.4f}")
 
     command = "python scripts/compare.py " + " ".join(map(str, sys.argv[1:] if args is None else args))
     report = {
@@ -185,7 +191,7 @@ def main(args: list[str] | None = None) -> dict:
     markdown = comparison_markdown(report)
     (output_dir / "comparison.md").write_text(markdown)
     print(markdown)
-    print(f"Written: {output_dir / 'comparison.md'}, {output_dir / 'comparison.json'}")
+    logger.info(f"Written: {output_dir / 'comparison.md'}, {output_dir / 'comparison.json'}")
     return report
 
 

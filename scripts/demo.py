@@ -15,6 +15,7 @@ import sys
 import gradio as gr
 
 from trainers.inference import SentimentPredictor, load_predictor, parse_model_specs
+from trainers.script_logging import setup_logging
 
 MODELS_VARIABLE = "SENTIMENT_MODELS"
 # Plain cases, and the ones that trip word-counting models: negation, sarcasm, praise and blame in one review.
@@ -75,6 +76,7 @@ def build_demo(predictors: dict[str, SentimentPredictor]) -> gr.Blocks:
 
 def main(args: list[str] | None = None) -> None:
     arguments = parse_arguments(args)
+    setup_logging()
     try:
         specs = arguments.model or os.environ.get(MODELS_VARIABLE, "").split()
         predictors = {

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from transformers.utils import logging
 
 from trainers.data import LABEL_NAMES, load_sentiment_splits
 from trainers.evaluation import (
@@ -39,7 +40,11 @@ from trainers.evaluation import (
     write_report,
 )
 from trainers.inference import load_predictor
+from trainers.script_logging import setup_logging
 from trainers.training import read_predictions
+
+
+logger = logging.get_logger(__name__)
 
 SPLITS = ("test", "validation", "train")
 
@@ -113,6 +118,7 @@ def saved_probabilities(path: str, labels: np.ndarray) -> tuple[np.ndarray, list
 
 def main(args: list[str] | None = None) -> dict:
     arguments = parse_arguments(args)
+    setup_logging()
     try:
         label_map = parse_label_map(arguments.label_map)
         predictor = load_predictor("model", arguments.model, arguments.device)
@@ -155,7 +161,7 @@ def main(args: list[str] | None = None) -> dict:
         f"ECE {decimal(report['calibration']['expected_calibration_error'])}, "
         f"tricky reviews {percent(report['tricky_reviews']['accuracy'])}"
     )
-    print(f"Report: {output_dir / 'evaluation.md'}")
+    logger.info(f"Report: {output_dir / 'evaluation.md'}")
     return report
 
 

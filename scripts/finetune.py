@@ -15,6 +15,7 @@ import sys
 from trainers.approaches import parse_run_arguments
 from trainers.builders import encoder_builder, encoder_tokenizer
 from trainers.run import start_run, train_and_finish
+from trainers.script_logging import setup_logging
 from trainers.sources import SourceError, check_model_folder, not_found
 from trainers.training import tokenize_splits
 
@@ -22,6 +23,7 @@ from trainers.training import tokenize_splits
 
 def main(args: list[str] | None = None) -> dict:
     data_args, encoder_args, _, training_args, recipe = parse_run_arguments("finetune", args)
+    setup_logging(training_args)
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
         check_model_folder(encoder_args.model_name_or_path)

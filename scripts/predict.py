@@ -25,6 +25,7 @@ from trainers.inference import (
     read_reviews,
     write_records,
 )
+from trainers.script_logging import setup_logging
 
 # Below this many reviews the run is over too soon for a progress bar to help.
 PROGRESS_BAR_MIN_REVIEWS = 256
@@ -78,6 +79,7 @@ def gather_reviews(arguments: argparse.Namespace) -> list[str]:
 
 def main(args: list[str] | None = None) -> None:
     arguments = parse_arguments(args)
+    setup_logging()
     try:
         texts = gather_reviews(arguments)
         output_format = arguments.output_format or format_from_suffix(arguments.output, OUTPUT_FORMATS, "jsonl")

@@ -24,11 +24,13 @@ from trainers.pretraining import (
     pretraining_tokenizer,
 )
 from trainers.run import check_run, finish_run
+from trainers.script_logging import setup_logging
 
 
 
 def main(args: list[str] | None = None) -> dict:
     data_args, model_args, training_args, recipe = parse_run_arguments("pretraining", args)
+    setup_logging(training_args)
     push_to_hub = check_run(training_args, recipe)
     set_seed(training_args.seed)
     corpus = load_pretraining_corpus(data_args, training_args.seed)

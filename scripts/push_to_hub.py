@@ -11,9 +11,15 @@ folder that would be uploaded. Without a usable token or network, it stops withi
 import argparse
 import sys
 
+from transformers.utils import logging
+
 from trainers.hub import ACCESS_TIMEOUT_SECONDS, HubAccessError, files_to_upload, publish
 from trainers.model_card import write_model_card
+from trainers.script_logging import setup_logging
 from trainers.sources import check_model_folder
+
+
+logger = logging.get_logger(__name__)
 
 
 def main(args: list[str] | None = None) -> int:
@@ -33,6 +39,7 @@ def main(args: list[str] | None = None) -> int:
     )
     parser.add_argument("--dry_run", action="store_true", help="Write and check the folder; upload nothing.")
     options = parser.parse_args(args)
+    setup_logging()
 
     try:
         check_model_folder(options.folder, may_be_hub_id=False)
@@ -41,7 +48,7 @@ def main(args: list[str] | None = None) -> int:
         )
     except (FileNotFoundError, ValueError) as error:
         parser.exit(1, f"error: {error}\n")
-    print(f"Model card written and checked: {card_path}")
+    logger.info(f"Model card written and checked: {card_path}")
     uploads = files_to_upload(options.folder)
     if options.dry_run:
         print(f"Dry run: nothing uploaded. These {len(uploads)} files would go to {options.repo_id}:")
@@ -60,7 +67,7 @@ def main(args: list[str] | None = None) -> int:
         )
     except HubAccessError as error:
         parser.exit(1, f"error: {error}\n")
-    print(f"Published {len(uploads)} files: {url}")
+    logger.info(f"Published {len(uploads)} files: {url}")
     return 0
 
 

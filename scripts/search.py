@@ -21,6 +21,7 @@ from trainers.approaches import APPROACHES
 from trainers.arguments import DataArguments, SentimentTrainingArguments, parse_recipe
 from trainers.builders import encoder_builder, encoder_tokenizer, lstm_builder, lstm_tokenizer
 from trainers.run import load_splits
+from trainers.script_logging import setup_logging
 from trainers.search import (
     SearchArguments,
     export_best_recipe,
@@ -51,6 +52,7 @@ def main(args: list[str] | None = None) -> dict:
     if approach not in SEARCHABLE:
         sys.exit(f"error: approach must be one of {', '.join(SEARCHABLE)}, got '{approach}'.")
     data_args, model_args, search_args, training_args, recipe = parse_recipe(argument_types(approach), args)
+    setup_logging(training_args)
     if training_args.world_size > 1:
         sys.exit(
             "error: the search runs its trials in one process; instead of `accelerate launch`, start several "

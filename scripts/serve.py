@@ -13,7 +13,6 @@ otherwise. On SIGTERM it stops accepting connections, answers the requests in fl
 """
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -21,6 +20,7 @@ import sys
 import uvicorn
 
 from trainers.inference import load_predictor, parse_model_specs
+from trainers.script_logging import setup_logging
 from trainers.serving import API_KEY_HEADER, API_KEYS_VARIABLE, ServingLimits, create_app, read_api_keys
 
 
@@ -59,6 +59,7 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
 
 def main(args: list[str] | None = None) -> None:
     arguments = parse_arguments(args)
+    setup_logging()
     try:
         model_paths = parse_model_specs(arguments.model)
         api_keys = read_api_keys(os.environ.get(API_KEYS_VARIABLE), arguments.api_keys_file)
@@ -70,7 +71,6 @@ def main(args: list[str] | None = None) -> None:
     limits = ServingLimits(
         arguments.max_text_characters, arguments.max_batch_size, arguments.max_body_bytes, arguments.batch_wait_seconds
     )
-    logging.basicConfig(format="%(levelname)s:    %(name)s: %(message)s")  # the server's own errors and tracebacks
     # uvicorn answers SIGTERM with a graceful shutdown, then raises the signal again for the handler that was in place
     # before it ran (by default, death by signal). After a graceful shutdown, that is a clean exit.
     signal.signal(signal.SIGTERM, lambda signal_number, frame: sys.exit(0))

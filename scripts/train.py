@@ -19,12 +19,14 @@ from trainers.builders import (
     pretrained_lstm_tokenizer,
 )
 from trainers.run import start_run, train_and_finish
+from trainers.script_logging import setup_logging
 from trainers.training import tokenize_splits
 
 
 
 def main(args: list[str] | None = None) -> dict:
     data_args, model_args, pretrained_args, _, training_args, recipe = parse_run_arguments("lstm", args)
+    setup_logging(training_args)
     pretrained = pretrained_args.pretrained_model_name_or_path
     if pretrained:
         recipe["approach"] = "lstm_pretrained"

@@ -18,12 +18,14 @@ from transformers import default_data_collator
 from trainers.approaches import parse_run_arguments
 from trainers.features import build_verbalizer, encode_splits
 from trainers.run import finish_run, start_run
+from trainers.script_logging import setup_logging
 from trainers.sources import check_model_folder
 from trainers.training import build_trainer, train_and_evaluate
 
 
 def main(args: list[str] | None = None) -> dict:
     data_args, model_args, encoding_args, _, training_args, recipe = parse_run_arguments("verbalizer", args)
+    setup_logging(training_args)
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
         check_model_folder(model_args.encoder_name_or_path)

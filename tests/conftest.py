@@ -8,8 +8,10 @@ a machine's paths: CI and the README pass the local copies in.
 
 import json
 import os
+import platform
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,18 @@ MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 TEST_LABEL_WORDS = [" bad", " good"]
 TEST_TEMPLATE = " The sentiment of this statement is"
 HELPERS = Path(__file__).resolve().parent / "helpers"
+
+
+def installed_versions() -> dict[str, str]:
+    """What this machine runs: Python and the installed torch, transformers, tokenizers, datasets and this project."""
+    libraries = ("torch", "transformers", "tokenizers", "datasets", "imdb-sentiment")
+    return {"python": platform.python_version(), **{name: version(name) for name in libraries}}
+
+
+def assert_card_lists_versions(card_text: str, versions: dict[str, str]) -> None:
+    assert "### Framework versions" in card_text
+    for name, expected in versions.items():
+        assert f"\n- {name} {expected}\n" in card_text, name
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from datasets import DatasetDict
+from transformers.utils import logging
 
 from models import VerbalizerConfig
 
@@ -27,6 +28,8 @@ from .data import LABEL_NAMES
 from .evaluation import classification_metrics, match_labels, to_dataset_classes
 from .inference import load_predictor
 from .training import RESULTS_FILE, TEST_PREDICTIONS_FILE, read_predictions
+
+logger = logging.get_logger(__name__)
 
 COMMAND_FILE = "compare_command.json"
 VERBALIZER_MODEL_TYPE = VerbalizerConfig.model_type
@@ -71,9 +74,9 @@ def train_run(approach: Row, data_args: list[str], seed: int, output_dir: Path) 
     record = output_dir / COMMAND_FILE
     finished = (output_dir / RESULTS_FILE).is_file() and (output_dir / TEST_PREDICTIONS_FILE).is_file()
     if finished and record.is_file() and json.loads(record.read_text()) == command[1:]:
-        print(f"[compare] {approach.name}, seed {seed}: reusing {output_dir}", flush=True)
+        logger.info(f"{approach.name}, seed {seed}: reusing {output_dir}")
         return output_dir
-    print(f"[compare] {approach.name}, seed {seed}: {' '.join(command[1:])}", flush=True)
+    logger.info(f"{approach.name}, seed {seed}: {' '.join(command[1:])}")
     completed = subprocess.run(command, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"Training {approach.name} (seed {seed}) failed with exit code {completed.returncode}.")
@@ -156,7 +159,7 @@ def measure_tfidf(splits: DatasetDict, speed_texts: Sequence[str]) -> dict:
     started = time.perf_counter()
     pipeline.predict_proba(list(speed_texts))
     speed = len(speed_texts) / (time.perf_counter() - started)
-    print(f"[compare] tfidf: C={results['chosen_c']} chosen on validation {results['validation_accuracy_by_c']}")
+    logger.info(f"tfidf: C={results['chosen_c']} chosen on validation {results['validation_accuracy_by_c']}")
     return {
         "folder": None,
         "predictions": "in process",

@@ -21,7 +21,7 @@ from transformers.trainer_utils import EvalLoopOutput
 from .arguments import PretrainingDataArguments, SentimentTrainingArguments
 from .data import UNLABELED_SPLIT, DatasetValidationError, load_sentiment_splits
 from .tokenizer import SEP_TOKEN, train_word_tokenizer, truncating_tokenizer
-from .training import build_tokenizer_once, save_run_folder
+from .training import build_tokenizer_once, save_run_folder, software_versions
 
 def load_pretraining_corpus(data_args: PretrainingDataArguments, seed: int) -> DatasetDict:
     """The pretraining reviews (`train`: labeled training reviews, then unlabeled ones) and the held-out unlabeled
@@ -143,7 +143,8 @@ def pretrain_and_save(
     a Hub-ready folder (`save_run_folder`; `finish_run` moves it into `output_dir`): the model (safetensors, config
     with `auto_map` for `AutoModel`, `AutoModelForPreTraining` and `AutoModelForSequenceClassification`, code files),
     the tokenizer, the trainer state, `training_recipe.yaml` and `all_results.json`: the `corpus`
-    (`corpus_statistics`), tokens seen, validation loss and perplexity, training time and speed, parameter count."""
+    (`corpus_statistics`), tokens seen, validation loss and perplexity, training time and speed, parameter count,
+    `software_versions`."""
     started = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     train_seconds = time.perf_counter() - started
@@ -159,6 +160,7 @@ def pretrain_and_save(
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "num_parameters": trainer.model.num_parameters(),
         "num_processes": trainer.args.world_size,
+        "software_versions": software_versions(),
         **eval_metrics,
     }
     save_run_folder(trainer, recipe, results)

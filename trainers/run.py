@@ -5,12 +5,16 @@ import sys
 
 from datasets import DatasetDict
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainingArguments, set_seed
+from transformers.utils import logging
 
 from .arguments import DataArguments, SentimentTrainingArguments
 from .data import load_sentiment_splits
 from .hub import HubAccessError, claim_push, publish_run
 from .model_card import dataset_hub_id, write_model_card
 from .training import build_trainer, complete_run_folder, resolve_checkpoint, train_and_evaluate, unfinished_folder
+
+
+logger = logging.get_logger(__name__)
 
 
 def start_run(data_args: DataArguments, args: TrainingArguments, recipe: dict) -> tuple[DatasetDict, bool]:
@@ -68,14 +72,14 @@ def train_and_finish(
 
 def finish_run(args: TrainingArguments, results: dict, push_to_hub: bool) -> None:
     """What a training script does last, on the main process: writes the model card, completes the folder (see
-    `complete_run_folder`), prints the results and the folder, and publishes the folder if asked (exiting with a
+    `complete_run_folder`), prints the results, logs the folder, and publishes the folder if asked (exiting with a
     message, the folder kept, if the Hub refuses)."""
     write_model_card(unfinished_folder(args), repo_id=args.hub_model_id)
     complete_run_folder(args)
     print(json.dumps(results, indent=2, sort_keys=True))
-    print(f"Model folder: {args.output_dir}")
+    logger.info(f"Model folder: {args.output_dir}")
     if push_to_hub:
         try:
-            print(f"Published: {publish_run(args)}")
+            logger.info(f"Published: {publish_run(args)}")
         except HubAccessError as error:
             sys.exit(f"error: {error}\nThe model folder is saved; publish it with scripts/push_to_hub.py.")

@@ -19,7 +19,6 @@ request before they stop.
 
 import asyncio
 import hmac
-import logging
 import socket
 import subprocess
 import time
@@ -35,6 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from transformers.utils import logging
 
 from .inference import (
     InputError,
@@ -50,7 +50,7 @@ API_KEYS_VARIABLE = "SENTIMENT_API_KEYS"
 # Routes anyone may call: liveness and the API's documentation. Every other path, unknown ones included, needs a key.
 OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
-logger = logging.getLogger(__name__)
+logger = logging.get_logger(__name__)
 
 
 @dataclass(frozen=True)

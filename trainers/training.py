@@ -1,8 +1,10 @@
 """The training machinery every approach shares: tokenized splits, metrics, `Trainer`, one final test evaluation."""
 
 import json
+import platform
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 import evaluate
@@ -36,6 +38,9 @@ RECIPE_FILE = "training_recipe.yaml"
 TEST_PREDICTIONS_FILE = "test_predictions.csv"
 # Where a run composes its final files until it completes; see `complete_run_folder`.
 UNFINISHED_DIR = "unfinished"
+# This project's distribution (setup.cfg) and the libraries whose versions a run records, with Python's.
+PROJECT_DISTRIBUTION = "imdb-sentiment"
+RECORDED_LIBRARIES = ("torch", "transformers", "tokenizers", "datasets", PROJECT_DISTRIBUTION)
 
 
 def unfinished_folder(args: TrainingArguments) -> Path:
@@ -65,6 +70,12 @@ def resolve_checkpoint(args: TrainingArguments) -> None:
     elif not (Path(requested) / TRAINER_STATE_NAME).is_file():
         state = "no such folder" if not Path(requested).exists() else f"it has no {TRAINER_STATE_NAME}"
         raise ValueError(f"--resume_from_checkpoint '{requested}' is not a saved checkpoint: {state}.")
+
+
+def software_versions() -> dict[str, str]:
+    """The versions of Python and `RECORDED_LIBRARIES` this run trains with: its results keep them, so a model card
+    generated later, on another machine, states the training run's and not its own."""
+    return {"python": platform.python_version(), **{name: version(name) for name in RECORDED_LIBRARIES}}
 
 
 def build_tokenizer_once(
@@ -186,7 +197,8 @@ def train_and_evaluate(
     The folder gets the model (safetensors, config with `auto_map`, code files), the tokenizer, the trainer state
     (training curves), `training_recipe.yaml` (the run's arguments, which its training script takes back), the test
     predictions and `all_results.json`: validation and test metrics, training wall time, training reviews/s,
-    parameter count and number of processes, and `extra_results` (what the run measured before training).
+    parameter count, number of processes, `software_versions`, and `extra_results` (what the run measured before
+    training).
     `complete_run_folder` moves it into `output_dir` (`finish_run` writes the model card first).
 
     A resumed run's training loss, time and speed cover the training done after `resumed_at_epoch`, which the
@@ -211,6 +223,7 @@ def train_and_evaluate(
         "num_trainable_parameters": trainer.model.num_parameters(only_trainable=True),
         "train_samples": len(tokenized["train"]),
         "num_processes": trainer.args.world_size,
+        "software_versions": software_versions(),
         **({"resumed_at_epoch": resumed_at_epoch} if checkpoint else {}),
     }
     eval_metrics = trainer.evaluate(tokenized["validation"], metric_key_prefix="eval")

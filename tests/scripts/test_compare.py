@@ -61,7 +61,7 @@ def test_quick_comparison_of_every_approach_on_real_reviews(
     assert table in first.stdout.replace("\r", "")
 
     again = compare(*command)
-    assert again.stdout.count("reusing") == 8
+    assert again.stderr.count("reusing") == 8
     reused = json.loads((output_dir / "comparison.json").read_text())
     assert {name: reused["summary"][name]["accuracy"] for name in names} == {
         name: report["summary"][name]["accuracy"] for name in names

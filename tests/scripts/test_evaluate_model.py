@@ -35,7 +35,7 @@ def test_report_from_the_model_equals_the_training_runs_test_metrics(trained_lst
         assert image.shape[0] > 200 and image.shape[1] > 200
     markdown = (tmp_path / "evaluation.md").read_text()
     assert f"{100 * results['test_accuracy']:.2f}%" in markdown and "## Tricky reviews" in markdown
-    assert "accuracy" in ran.stdout and str(tmp_path / "evaluation.md") in ran.stdout
+    assert "accuracy" in ran.stdout and f"Report: {tmp_path / 'evaluation.md'}" in ran.stderr
 
     # The run's saved predictions are the same reviews in the same order: the same report without running the model.
     saved = evaluate(trained_lstm_folder, "--dataset_name", imdb_dataset, "--max_samples", 300,

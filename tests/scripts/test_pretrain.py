@@ -19,7 +19,15 @@ from trainers.pretraining import (
 )
 from trainers.training import build_trainer
 
-from ..conftest import HELPERS, PROJECT_ROOT, TRAIN_SCRIPT, load_folder_without_project, run_without_project
+from ..conftest import (
+    HELPERS,
+    PROJECT_ROOT,
+    TRAIN_SCRIPT,
+    assert_card_lists_versions,
+    installed_versions,
+    load_folder_without_project,
+    run_without_project,
+)
 
 PRETRAIN_SCRIPT = PROJECT_ROOT / "scripts" / "pretrain.py"
 PRETRAIN_RECIPE = PROJECT_ROOT / "configs" / "pretrain" / "lstm.yaml"
@@ -145,6 +153,8 @@ def test_pretraining_folder_is_a_hub_model_with_its_results(pretrained_folder):
     card = ModelCard.load(pretrained_folder / "README.md")
     assert card.data.eval_results[0].metric_value == results["eval_perplexity"]
     assert "python scripts/pretrain.py recipe.yaml" in card.text
+    assert results["software_versions"] == installed_versions()
+    assert_card_lists_versions(card.text, installed_versions())
 
 
 def test_pretraining_folder_loads_in_a_fresh_process_without_the_project(pretrained_folder, imdb_splits, tmp_path):

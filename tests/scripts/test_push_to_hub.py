@@ -81,6 +81,7 @@ def test_dry_run_writes_and_checks_the_exact_folder_offline(model_folder, tmp_pa
     completed = push(model_folder, env, "--dry_run")
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Dry run: nothing uploaded" in completed.stdout
+    assert f"Model card written and checked: {model_folder / 'README.md'}" in completed.stderr
     listed = {line.strip() for line in completed.stdout.splitlines() if line.startswith("  ")}
     assert {"README.md", "model.safetensors", "config.json", "modeling_lstm.py", "all_results.json"} <= listed
     assert not [name for name in listed if name.startswith("checkpoint-") or name.endswith((".bin", ".pt", ".pth"))]

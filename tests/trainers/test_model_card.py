@@ -17,7 +17,7 @@ from trainers.model_card import (
     write_model_card,
 )
 
-from ..conftest import run_without_project
+from ..conftest import assert_card_lists_versions, installed_versions, run_without_project
 
 
 def test_training_wrote_a_card_whose_metadata_equals_the_metrics_file(trained_lstm_folder):
@@ -32,6 +32,26 @@ def test_training_wrote_a_card_whose_metadata_equals_the_metrics_file(trained_ls
     assert f"{100 * results['test_accuracy']:.2f}%" in card.text
     assert f"{results['num_parameters']:,}" in card.text
     validate_model_card(card, trained_lstm_folder)
+
+
+def test_card_lists_the_versions_the_run_trained_with(trained_lstm_folder, tmp_path):
+    results = json.loads((trained_lstm_folder / "all_results.json").read_text())
+    assert results["software_versions"] == installed_versions()
+    assert_card_lists_versions(ModelCard.load(trained_lstm_folder / "README.md").text, installed_versions())
+
+    # A card generated later, on another machine, states the versions the run recorded, not that machine's.
+    folder = tmp_path / "model"
+    shutil.copytree(trained_lstm_folder, folder, ignore=shutil.ignore_patterns("checkpoint-*"))
+    recorded = {**installed_versions(), "python": "3.10.1", "torch": "2.4.0+cu121", "transformers": "5.0.0"}
+    (folder / "all_results.json").write_text(json.dumps({**results, "software_versions": recorded}))
+    text = build_model_card(folder, repo_id="user/imdb-lstm").text
+    assert_card_lists_versions(text, recorded)
+    assert f"- torch {installed_versions()['torch']}" not in text
+
+    # A folder trained before runs recorded their versions still gets a card, without the section.
+    del results["software_versions"]
+    (folder / "all_results.json").write_text(json.dumps(results))
+    assert "### Framework versions" not in build_model_card(folder, repo_id="user/imdb-lstm").text
 
 
 def test_validation_catches_a_card_that_disagrees_with_the_metrics(trained_lstm_folder, tmp_path):

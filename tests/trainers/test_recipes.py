@@ -7,11 +7,11 @@ import yaml
 from trainers.arguments import (
     BASE_RECIPE_KEY,
     DataArguments,
+    LSTMArguments,
     SentimentTrainingArguments,
     parse_recipe,
     read_recipe_file,
 )
-from trainers.builders import LSTMArguments
 from trainers.search import peek_approach
 
 from ..helpers.recipe_arguments import PROJECT_ROOT, SNAPSHOT, parsed_recipe

@@ -1,0 +1,35 @@
+"""How every script logs: progress and status messages go to stderr through `logging`, so that stdout holds only
+the script's output (a results table, JSON, predictions)."""
+
+import logging
+
+import datasets
+import transformers
+from transformers import TrainingArguments
+
+# The project's loggers: its modules' (`get_logger(__name__)`), and a script's own, named `__main__` when run.
+PROJECT_LOGGERS = ("trainers", "scripts", "__main__")
+
+
+def setup_logging(args: TrainingArguments | None = None) -> None:
+    """Sends the project's log messages to stderr, at info.
+
+    A training script passes its arguments: under `accelerate launch`, only the main process then logs at info, the
+    others at warning (`--log_level` and `--log_level_replica` change either), and transformers logs at the same
+    level, as in transformers' examples. The other scripts run one process and leave transformers at its default
+    (warning), which keeps model-loading details out of their output. datasets stays at warning everywhere: at info
+    it reports each cache file it reads, and would turn the one-line error of a script stopped after loading the data
+    into many.
+    """
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S")
+    # datasets logs through a handler of its own: reaching the root logger too, its messages would show twice.
+    datasets.utils.logging.disable_propagation()
+    level = logging.INFO
+    if args is not None:
+        if args.should_log:
+            # The default `log_level` ("passive") keeps transformers' level: make that info on the main process.
+            transformers.utils.logging.set_verbosity_info()
+        level = args.get_process_log_level()
+        transformers.utils.logging.set_verbosity(level)
+    for name in PROJECT_LOGGERS:
+        logging.getLogger(name).setLevel(level)
