@@ -41,7 +41,7 @@ from trainers.evaluation import (
 )
 from trainers.inference import load_predictor
 from trainers.script_logging import setup_logging
-from trainers.training import read_predictions
+from trainers.run_folder import read_predictions
 
 
 logger = logging.get_logger(__name__)

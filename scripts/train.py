@@ -34,7 +34,9 @@ def main(args: list[str] | None = None) -> dict:
     if pretrained:
         tokenizer = pretrained_lstm_tokenizer(pretrained, data_args)
         try:
-            model = pretrained_lstm_builder(pretrained, model_args, recipe)({})
+            model = pretrained_lstm_builder(
+                pretrained, model_args, recipe, pretrained_args.pretrained_layers
+            )({})
         except ValueError as error:
             sys.exit(f"error: {error}")
     else:

@@ -84,7 +84,11 @@ def describe_lstm(config: dict, recipe: dict) -> str:
             f"{config['vocab_size']:,} entries learned on the pretraining reviews."
         )
     pretrained = recipe["approach"] == "lstm_pretrained"
-    start = f"pretrained as language models ({base_model_name(recipe)})" if pretrained else "learned from scratch"
+    start = "learned from scratch"
+    if pretrained and recipe.get("pretrained_layers") == "embeddings":
+        start = f"its embeddings pretrained with language models ({base_model_name(recipe)}), the LSTM from scratch"
+    elif pretrained:
+        start = f"pretrained as language models ({base_model_name(recipe)})"
     vocabulary = "the pretrained model's" if pretrained else "learned on the training reviews"
     adversarial = (
         f", trained with adversarial perturbations of the embeddings (epsilon {config['adversarial_epsilon']})"

@@ -180,6 +180,14 @@ class PretrainedLSTMArguments:
             "hidden_size, num_layers, bidirectional, cell_type) is the folder's. Unset: learned from scratch."
         },
     )
+    pretrained_layers: Literal["embeddings_and_lstm", "embeddings"] = field(
+        default="embeddings_and_lstm",
+        metadata={
+            "help": "What the classifier takes from the pretrained folder: its embeddings and LSTM, or its "
+            "embeddings only (then only vocab_size and embedding_dim are the folder's, and an LSTM of the recipe's "
+            "size starts from random weights)."
+        },
+    )
 
 
 @dataclass
@@ -277,12 +285,8 @@ def parse_recipe(
     """
     args = sys.argv[1:] if args is None else list(args)
     parser = HfArgumentParser(dataclass_types)
-    defaults = {}
-    for action in parser._actions:  # the first action of a dest holds its default (`--no_x` would say False)
-        default = action.default
-        if isinstance(default, str) and action.type is not None:  # argparse parses a string default, as we must
-            default = action.type(default)  # (e.g. include_num_input_tokens_seen's "no" is given back as False)
-        defaults.setdefault(action.dest, default)
+    # Every argument at its default, as the command line parses it (a string default goes through its type).
+    defaults = vars(parser.parse_args([]))
     recipe = {}
     while args and args[0].endswith((".yaml", ".yml")):
         recipe_path = Path(args.pop(0))

@@ -17,7 +17,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from models import LSTMForSequenceClassification, LSTMSentimentConfig, TruncatingTokenizer
+from models import LSTMForSequenceClassification, LSTMModel, LSTMSentimentConfig, TruncatingTokenizer
 
 from .arguments import DataArguments
 from .data import LABEL_NAMES
@@ -27,6 +27,8 @@ from .training import build_tokenizer_once
 ModelBuilder = Callable[[dict], PreTrainedModel]
 # What a pretrained folder fixes; a classifier that starts from it takes its other hyperparameters from its recipe.
 LSTM_ARCHITECTURE = ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "bidirectional", "cell_type")
+# What it fixes when the classifier takes its embeddings only.
+EMBEDDING_ARCHITECTURE = ("vocab_size", "embedding_dim")
 
 
 def lstm_tokenizer(
@@ -59,22 +61,35 @@ def lstm_builder(
     return build
 
 
-def pretrained_lstm_builder(pretrained_model_name_or_path: str, model_args, recipe: dict) -> ModelBuilder:
-    """Classifiers that start from a folder of `scripts/pretrain.py`: its embeddings and LSTM, a new head, and the
-    recipe's hyperparameters except the architecture, which is the folder's (a recipe that sets it otherwise is
-    refused rather than ignored)."""
+def pretrained_lstm_builder(
+    pretrained_model_name_or_path: str, model_args, recipe: dict, layers: str = "embeddings_and_lstm"
+) -> ModelBuilder:
+    """Classifiers that start from a folder of `scripts/pretrain.py`: its embeddings and LSTM (or, with `layers`
+    "embeddings", its embeddings only), a new head, and the recipe's hyperparameters except what the folder fixes
+    (a recipe that sets it otherwise is refused rather than ignored)."""
     pretrained = AutoConfig.from_pretrained(pretrained_model_name_or_path)
+    fixed = LSTM_ARCHITECTURE if layers == "embeddings_and_lstm" else EMBEDDING_ARCHITECTURE
     conflicts = [
         f"{name}={recipe[name]!r} (the folder has {getattr(pretrained, name)!r})"
-        for name in LSTM_ARCHITECTURE
+        for name in fixed
         if name in recipe and recipe[name] != getattr(pretrained, name)
     ]
     if conflicts:
         raise ValueError(
-            f"{pretrained_model_name_or_path} fixes the architecture; the recipe asks {', '.join(conflicts)}."
+            f"{pretrained_model_name_or_path} fixes {', '.join(fixed)}; the recipe asks {', '.join(conflicts)}."
         )
-    hyperparameters = {k: v for k, v in dataclasses.asdict(model_args).items() if k not in LSTM_ARCHITECTURE}
-    return encoder_builder(pretrained_model_name_or_path, hyperparameters)
+    hyperparameters = {k: v for k, v in dataclasses.asdict(model_args).items() if k not in fixed}
+    if layers == "embeddings_and_lstm":
+        return encoder_builder(pretrained_model_name_or_path, hyperparameters)
+
+    def build(overrides: dict) -> PreTrainedModel:
+        folder_values = {name: getattr(pretrained, name) for name in (*EMBEDDING_ARCHITECTURE, "pad_token_id")}
+        model = LSTMForSequenceClassification(LSTMSentimentConfig(**hyperparameters, **overrides, **folder_values))
+        embeddings = LSTMModel.from_pretrained(pretrained_model_name_or_path).get_input_embeddings()
+        model.lstm.get_input_embeddings().weight.data.copy_(embeddings.weight.data)
+        return model
+
+    return build
 
 
 def encoder_tokenizer(model_name_or_path: str, data_args: DataArguments) -> PreTrainedTokenizerBase:

@@ -27,7 +27,7 @@ from .baseline import train_tfidf_baseline
 from .data import LABEL_NAMES
 from .evaluation import classification_metrics, match_labels, to_dataset_classes
 from .inference import load_predictor
-from .training import RESULTS_FILE, TEST_PREDICTIONS_FILE, read_predictions
+from .run_folder import CONFIG_FILE, TEST_PREDICTIONS_FILE, is_finished, read_predictions, read_results
 
 logger = logging.get_logger(__name__)
 
@@ -72,8 +72,7 @@ def train_run(approach: Row, data_args: list[str], seed: int, output_dir: Path) 
     console), unless the folder holds a finished run of the very same command."""
     command = training_command(approach, data_args, seed, output_dir)
     record = output_dir / COMMAND_FILE
-    finished = (output_dir / RESULTS_FILE).is_file() and (output_dir / TEST_PREDICTIONS_FILE).is_file()
-    if finished and record.is_file() and json.loads(record.read_text()) == command[1:]:
+    if is_finished(output_dir) and record.is_file() and json.loads(record.read_text()) == command[1:]:
         logger.info(f"{approach.name}, seed {seed}: reusing {output_dir}")
         return output_dir
     logger.info(f"{approach.name}, seed {seed}: {' '.join(command[1:])}")
@@ -121,14 +120,13 @@ def training_seconds(results: dict) -> float:
 
 
 def is_verbalizer(folder: Path) -> bool:
-    config_file = folder / "config.json"
+    config_file = folder / CONFIG_FILE
     return config_file.is_file() and json.loads(config_file.read_text()).get("model_type") == VERBALIZER_MODEL_TYPE
 
 
 def measure_folder(folder: Path, splits: DatasetDict, speed_texts: Sequence[str], device: str) -> dict:
     """One run's row: metrics on the test split, parameters, training time, speed and size."""
-    results_file = folder / RESULTS_FILE
-    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    results = read_results(folder)
     labels = np.asarray(splits["test"]["label"])
     probabilities, source = test_probabilities(folder, labels, device, list(splits["test"]["text"]))
     metrics = classification_metrics(labels, probabilities)

@@ -4,7 +4,6 @@ Every number in the card is read from `all_results.json` and every setting from 
 `config.json`, all written by the training run: nothing is typed by hand.
 """
 
-import json
 from importlib.resources import files
 from pathlib import Path
 
@@ -14,11 +13,10 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from .approaches import approach_of, base_model_hub_id, describe_cut, is_pretraining
 from .comparison import comparison_markdown, read_comparison
 from .data import DEFAULT_DATASET
-from .training import RECIPE_FILE, RESULTS_FILE
+from .run_folder import CARD_FILE, read_run
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
 PRETRAINING_TEMPLATE = files("model_cards") / "pretraining_card_template.md"
-CARD_FILE = "README.md"
 DATASET_NAME = "IMDB"
 # Where all_results.json keeps each split a card reports: the classifier's test split, and a pretraining run's
 # held-out unlabeled reviews, which its `Trainer` evaluated as `eval`.
@@ -45,18 +43,6 @@ def published_recipe(recipe: dict) -> dict:
     if key:
         published[key] = base_model_hub_id(recipe) or Path(recipe[key]).name
     return published
-
-
-def read_run(folder: str | Path) -> tuple[dict, dict, dict]:
-    """The config, results and recipe a training run wrote into `folder`."""
-    folder = Path(folder)
-    missing = [name for name in ("config.json", RESULTS_FILE, RECIPE_FILE) if not (folder / name).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{folder} is not a trained model folder of this project: no {', '.join(missing)}.")
-    config = json.loads((folder / "config.json").read_text())
-    results = json.loads((folder / RESULTS_FILE).read_text())
-    recipe = yaml.safe_load((folder / RECIPE_FILE).read_text())
-    return config, results, recipe
 
 
 def eval_results(config: dict, results: dict, dataset_id: str) -> list[EvalResult]:

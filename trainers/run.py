@@ -2,6 +2,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 from datasets import DatasetDict
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainingArguments, set_seed
@@ -11,7 +12,8 @@ from .arguments import DataArguments, SentimentTrainingArguments
 from .data import load_sentiment_splits
 from .hub import HubAccessError, claim_push, publish_run
 from .model_card import dataset_hub_id, write_model_card
-from .training import build_trainer, complete_run_folder, resolve_checkpoint, train_and_evaluate, unfinished_folder
+from .run_folder import complete_run_folder, unfinished_folder
+from .training import build_trainer, resolve_checkpoint, train_and_evaluate
 
 
 logger = logging.get_logger(__name__)
@@ -74,8 +76,9 @@ def finish_run(args: TrainingArguments, results: dict, push_to_hub: bool) -> Non
     """What a training script does last, on the main process: writes the model card, completes the folder (see
     `complete_run_folder`), prints the results, logs the folder, and publishes the folder if asked (exiting with a
     message, the folder kept, if the Hub refuses)."""
-    write_model_card(unfinished_folder(args), repo_id=args.hub_model_id)
-    complete_run_folder(args)
+    # Named after the folder it becomes (or the Hub repository), not the unfinished one it is written in.
+    write_model_card(unfinished_folder(args.output_dir), repo_id=args.hub_model_id or Path(args.output_dir).resolve().name)
+    complete_run_folder(args.output_dir)
     print(json.dumps(results, indent=2, sort_keys=True))
     logger.info(f"Model folder: {args.output_dir}")
     if push_to_hub:

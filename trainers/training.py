@@ -1,6 +1,5 @@
 """The training machinery every approach shares: tokenized splits, metrics, `Trainer`, one final test evaluation."""
 
-import json
 import platform
 import time
 from collections.abc import Callable
@@ -10,7 +9,6 @@ from pathlib import Path
 import evaluate
 import numpy as np
 import torch
-import yaml
 from datasets import Dataset, DatasetDict
 from transformers import (
     DataCollatorWithPadding,
@@ -27,24 +25,19 @@ from transformers.trainer_utils import PredictionOutput, sort_checkpoints
 
 from models import TruncatingTokenizer
 
-from .approaches import approach_of
 from .batching import length_order, restore_order
+from .run_folder import (
+    TEST_PREDICTIONS_FILE,
+    unfinished_folder,
+    write_predictions,
+    write_recipe,
+    write_results,
+)
 
 METRICS_MODULE = Path(__file__).parent / "sentiment_metrics"
-RESULTS_FILE = "all_results.json"
-RECIPE_FILE = "training_recipe.yaml"
-# Class probabilities of every test review, in the test split's order, with its label: what `scripts/compare.py`
-# and `scripts/evaluate_model.py` compute ROC-AUC and calibration from without running the model again.
-TEST_PREDICTIONS_FILE = "test_predictions.csv"
-# Where a run composes its final files until it completes; see `complete_run_folder`.
-UNFINISHED_DIR = "unfinished"
 # This project's distribution (setup.cfg) and the libraries whose versions a run records, with Python's.
 PROJECT_DISTRIBUTION = "imdb-sentiment"
 RECORDED_LIBRARIES = ("torch", "transformers", "tokenizers", "datasets", PROJECT_DISTRIBUTION)
-
-
-def unfinished_folder(args: TrainingArguments) -> Path:
-    return Path(args.output_dir) / UNFINISHED_DIR
 
 
 def last_checkpoint(output_dir: str | Path) -> str | None:
@@ -92,7 +85,7 @@ def build_tokenizer_once(
         return TruncatingTokenizer.from_pretrained(args.resume_from_checkpoint)
     if args.world_size == 1:
         return build_tokenizer()
-    shared = unfinished_folder(args)
+    shared = unfinished_folder(args.output_dir)
     with args.main_process_first(local=False, desc="building the tokenizer"):
         if args.process_index == 0:
             tokenizer = build_tokenizer()
@@ -235,7 +228,10 @@ def train_and_evaluate(
     results = {**(extra_results or {}), **train_metrics, **eval_metrics, **test_metrics}
     folder = save_run_folder(trainer, recipe, results)
     if trainer.is_world_process_zero():
-        write_predictions(folder / TEST_PREDICTIONS_FILE, test_output, trainer.model.config.id2label)
+        probabilities = torch.softmax(torch.as_tensor(logits_of(test_output), dtype=torch.float64), dim=-1).numpy()
+        id2label = trainer.model.config.id2label
+        class_names = [id2label[index] for index in range(probabilities.shape[1])]
+        write_predictions(folder / TEST_PREDICTIONS_FILE, test_output.label_ids, probabilities, class_names)
     return results
 
 
@@ -243,33 +239,15 @@ def save_run_folder(trainer: Trainer, recipe: dict, results: dict) -> Path:
     """Saves what every run's folder holds into `output_dir/unfinished/` (see `complete_run_folder`) and returns
     that folder: the model and tokenizer, and on the main process the trainer state, `training_recipe.yaml` and
     `all_results.json`."""
-    folder = unfinished_folder(trainer.args)
+    folder = unfinished_folder(trainer.args.output_dir)
     trainer.save_model(str(folder))  # on every process: FSDP gathers the weights collectively
     if trainer.is_world_process_zero():
         trainer.state.save_to_json(str(folder / TRAINER_STATE_NAME))
         # `Trainer` pickles its arguments; the Hub folder holds no pickle, and the recipe says the same in YAML.
         (folder / "training_args.bin").unlink(missing_ok=True)
-        header = f"# The arguments of this run. Re-run it: python {approach_of(recipe).script} training_recipe.yaml\n"
-        (folder / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
-        (folder / RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        write_recipe(folder, recipe)
+        write_results(folder, results)
     return folder
-
-
-def complete_run_folder(args: TrainingArguments) -> None:
-    """Moves the run's final files from `output_dir/unfinished/` up into `output_dir`, `all_results.json` last.
-
-    Why a staging folder rather than an order of writes: `Trainer.save_model` writes weights, config and tokenizer
-    in one call, and the model card is generated from `all_results.json`, so no order of writes into `output_dir`
-    keeps every final file out of sight until the run is done. Composed aside, they arrive by renames within one
-    file system once training, evaluation and the card are done, and `all_results.json`, which readers take as the
-    sign of a finished run (scripts/compare.py, the model card), arrives last. A run killed at any point leaves
-    `output_dir` with checkpoints and `unfinished/` only (or, killed while moving, files without
-    `all_results.json`); `--resume_from_checkpoint true` then completes it.
-    """
-    folder, output_dir = unfinished_folder(args), Path(args.output_dir)
-    for path in sorted(folder.iterdir(), key=lambda path: path.name == RESULTS_FILE):
-        path.replace(output_dir / path.name)
-    folder.rmdir()
 
 
 def predict_in_order(trainer: Trainer, dataset: Dataset) -> PredictionOutput:
@@ -291,21 +269,3 @@ def predict_in_order(trainer: Trainer, dataset: Dataset) -> PredictionOutput:
     if not np.array_equal(label_ids, np.asarray(dataset["label"])):
         raise RuntimeError("The test predictions came back in an unexpected order; no predictions file written.")
     return PredictionOutput(predictions=logits, label_ids=label_ids, metrics=output.metrics)
-
-
-def write_predictions(path: Path, output: PredictionOutput, id2label: dict[int, str]) -> None:
-    """Writes each row's label and class probabilities (softmax of the logits) as CSV, with a header."""
-    probabilities = torch.softmax(torch.as_tensor(logits_of(output), dtype=torch.float64), dim=-1).numpy()
-    header = ",".join(["label"] + [id2label[index] for index in range(probabilities.shape[1])])
-    rows = np.column_stack([output.label_ids, probabilities])
-    np.savetxt(path, rows, delimiter=",", header=header, comments="", fmt=["%d"] + ["%.6f"] * probabilities.shape[1])
-
-
-def read_predictions(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """What `write_predictions` wrote: the labels, the class probabilities and the class names."""
-    with open(path) as stream:
-        header = stream.readline().strip().split(",")
-    if len(header) < 3 or header[0] != "label":
-        raise ValueError(f"{path} is not a predictions file: its header should be label,<class>,<class>...")
-    rows = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-    return rows[:, 0].astype(int), rows[:, 1:], header[1:]

@@ -8,7 +8,7 @@ from accelerate.commands.config.config_args import load_config_from_file
 from transformers import pipeline
 
 from trainers.data import load_sentiment_splits
-from trainers.training import read_predictions
+from trainers.run_folder import read_predictions
 
 from ..conftest import LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT
 

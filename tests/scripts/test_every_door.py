@@ -20,7 +20,7 @@ import torch
 from trainers.data import load_sentiment_splits
 from trainers.inference import load_predictor
 from trainers.serving import free_loopback_port, running_server
-from trainers.training import TEST_PREDICTIONS_FILE, read_predictions
+from trainers.run_folder import TEST_PREDICTIONS_FILE, read_predictions
 
 from ..conftest import HELPERS, PROJECT_ROOT, run_without_project
 

@@ -4,13 +4,14 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 from huggingface_hub import ModelCard
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
 from models import LSTMForPreTraining
 from trainers.arguments import LSTMArguments, PretrainingDataArguments, SentimentTrainingArguments
-from trainers.builders import lstm_builder
+from trainers.builders import lstm_builder, pretrained_lstm_builder
 from trainers.pretraining import (
     build_pretraining_trainer,
     load_pretraining_corpus,
@@ -200,6 +201,19 @@ def test_classifier_trained_from_the_pretraining_folder(pretrained_folder, imdb_
         [*command[:-2], "--hidden_size", "48"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600
     )
     assert refused.returncode != 0 and "hidden_size=48 (the folder has 32)" in refused.stderr
+
+
+def test_a_classifier_can_take_the_pretrained_embeddings_only(pretrained_folder):
+    model_args = LSTMArguments(hidden_size=16, pooling="attention")
+    with pytest.raises(ValueError, match="hidden_size=16 \\(the folder has 32\\)"):
+        pretrained_lstm_builder(str(pretrained_folder), model_args, {"hidden_size": 16})
+    model = pretrained_lstm_builder(str(pretrained_folder), model_args, {"hidden_size": 16}, "embeddings")({})
+    pretrained = LSTMForPreTraining.from_pretrained(pretrained_folder)
+    assert torch.equal(model.lstm.embeddings.weight, pretrained.lstm.embeddings.weight)
+    assert model.config.hidden_size == 16 and model.config.pooling == "attention"
+    refused = {"embedding_dim": 64}
+    with pytest.raises(ValueError, match="embedding_dim=64 \\(the folder has 32\\)"):
+        pretrained_lstm_builder(str(pretrained_folder), model_args, refused, "embeddings")
 
 
 def test_compare_trains_the_pretrained_lstm_from_the_folder_it_is_given(pretrained_folder, imdb_dataset, tmp_path):

@@ -31,6 +31,8 @@ def test_training_wrote_a_card_whose_metadata_equals_the_metrics_file(trained_ls
     # The body's table shows the same numbers, rounded for people.
     assert f"{100 * results['test_accuracy']:.2f}%" in card.text
     assert f"{results['num_parameters']:,}" in card.text
+    # Its code snippets load the repository named after the folder, not the folder the card was written in.
+    assert f'from_pretrained("{trained_lstm_folder.name}"' in card.text and '"unfinished"' not in card.text
     validate_model_card(card, trained_lstm_folder)
 
 
