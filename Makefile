@@ -2,6 +2,7 @@
 # `make test` also installs Debian's Chromium (apt-get, as root or through sudo) if /usr/bin/chromium is missing.
 #   make train DATASET=path/to/imdb      (DATASET defaults to the Hub id stanfordnlp/imdb)
 #   make test IMDB_DATASET=path/to/imdb MINILM_PATH=path/to/all-MiniLM-L6-v2
+#   make style   (formats and fixes what the linter can)   make check   (fails on any format or lint finding)
 PYTHON ?= python3
 VENV ?= .venv
 # A CPU build of PyTorch; GPU users set e.g. TORCH="torch --index-url https://download.pytorch.org/whl/cu126".
@@ -11,7 +12,7 @@ IMDB_DATASET ?= stanfordnlp/imdb
 # The pretrained encoder the verbalizer's tests read (a Hub id or a local folder).
 MINILM_PATH ?= sentence-transformers/all-MiniLM-L6-v2
 
-.PHONY: setup train test browser
+.PHONY: setup train test browser style check
 
 setup: $(VENV)/.installed
 
@@ -37,3 +38,11 @@ $(CHROMIUM):
 
 test: setup browser
 	IMDB_DATASET=$(IMDB_DATASET) MINILM_PATH=$(MINILM_PATH) $(VENV)/bin/python -m pytest
+
+style: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .

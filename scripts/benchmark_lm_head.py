@@ -37,7 +37,10 @@ class AdaptiveSoftmaxLanguageModels(nn.Module):
         super().__init__()
         self.pretraining = LSTMForPreTraining(config)
         self.adaptive_softmax = nn.AdaptiveLogSoftmaxWithLoss(
-            config.embedding_dim, config.vocab_size, cutoffs=[config.vocab_size // 15, config.vocab_size // 3], div_value=4.0
+            config.embedding_dim,
+            config.vocab_size,
+            cutoffs=[config.vocab_size // 15, config.vocab_size // 3],
+            div_value=4.0,
         )
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:

@@ -48,7 +48,6 @@ from trainers.data import load_sentiment_splits
 from trainers.inference import parse_model_specs
 from trainers.script_logging import setup_logging
 
-
 logger = logging.get_logger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +110,9 @@ def planned_rows(arguments: argparse.Namespace) -> list[Row]:
             raise ValueError(f"{name} needs the model it starts from: --base_model {name}=MODEL.")
         rows.append(Row(name, str(PROJECT_ROOT / approach.script), [recipe], extra))
         if name == "lstm":
-            rows += [Row(Path(variant).stem, rows[-1].script, [recipe, variant]) for variant in arguments.lstm_variants]
+            rows += [
+                Row(Path(variant).stem, rows[-1].script, [recipe, variant]) for variant in arguments.lstm_variants
+            ]
     for name, folder in parse_model_specs(arguments.model).items() if arguments.model else ():
         if not Path(folder).is_dir():
             raise ValueError(f"--model {name}={folder}: no such folder.")

@@ -40,9 +40,8 @@ from trainers.evaluation import (
     write_report,
 )
 from trainers.inference import load_predictor
-from trainers.script_logging import setup_logging
 from trainers.run_folder import read_predictions
-
+from trainers.script_logging import setup_logging
 
 logger = logging.get_logger(__name__)
 
@@ -75,7 +74,9 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
                         help="JSONL file of hand-written hard reviews with expected labels (default: the project's).")  # fmt: skip
     parser.add_argument("--confident_errors", type=int, default=10, help="How many confident errors to list.")
     parser.add_argument("--calibration_bins", type=int, default=10, help="Confidence bins for ECE (default: 10).")
-    parser.add_argument("--output_dir", help="Where to write the report (default: outputs/evaluation/<model>-<split>).")
+    parser.add_argument(
+        "--output_dir", help="Where to write the report (default: outputs/evaluation/<model>-<split>)."
+    )
     return parser.parse_args(args)
 
 
@@ -141,7 +142,9 @@ def main(args: list[str] | None = None) -> dict:
             source.update(device=arguments.device, batch_size=arguments.batch_size)
             source["reviews_per_second"] = round(speed, 1)
         probabilities = to_dataset_classes(model_probabilities, mapping, len(LABEL_NAMES))
-        report = evaluation_report(labels, probabilities, texts, arguments.calibration_bins, arguments.confident_errors)
+        report = evaluation_report(
+            labels, probabilities, texts, arguments.calibration_bins, arguments.confident_errors
+        )
         tricky_probabilities = predictor.predict_probabilities([review["text"] for review in tricky]).numpy()
         report["tricky_reviews"] = tricky_review_results(
             tricky, to_dataset_classes(tricky_probabilities, mapping, len(LABEL_NAMES))

@@ -20,7 +20,6 @@ from trainers.sources import SourceError, check_model_folder, not_found
 from trainers.training import tokenize_splits
 
 
-
 def main(args: list[str] | None = None) -> dict:
     data_args, encoder_args, _, training_args, recipe = parse_run_arguments("finetune", args)
     setup_logging(training_args)

@@ -27,7 +27,6 @@ from trainers.run import check_run, finish_run
 from trainers.script_logging import setup_logging
 
 
-
 def main(args: list[str] | None = None) -> dict:
     data_args, model_args, training_args, recipe = parse_run_arguments("pretraining", args)
     setup_logging(training_args)

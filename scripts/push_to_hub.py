@@ -18,7 +18,6 @@ from trainers.model_card import write_model_card
 from trainers.script_logging import setup_logging
 from trainers.sources import check_model_folder
 
-
 logger = logging.get_logger(__name__)
 
 

@@ -48,7 +48,10 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
         help="Most reviews in one request, and in one forward pass.",
     )  # fmt: skip
     parser.add_argument(
-        "--max_body_bytes", type=int, default=defaults.max_body_bytes, help="Largest request body accepted (413 above)."
+        "--max_body_bytes",
+        type=int,
+        default=defaults.max_body_bytes,
+        help="Largest request body accepted (413 above).",
     )
     parser.add_argument(
         "--batch_wait_seconds", type=float, default=defaults.batch_wait_seconds,

@@ -23,7 +23,6 @@ from trainers.script_logging import setup_logging
 from trainers.training import tokenize_splits
 
 
-
 def main(args: list[str] | None = None) -> dict:
     data_args, model_args, pretrained_args, _, training_args, recipe = parse_run_arguments("lstm", args)
     setup_logging(training_args)
@@ -34,9 +33,7 @@ def main(args: list[str] | None = None) -> dict:
     if pretrained:
         tokenizer = pretrained_lstm_tokenizer(pretrained, data_args)
         try:
-            model = pretrained_lstm_builder(
-                pretrained, model_args, recipe, pretrained_args.pretrained_layers
-            )({})
+            model = pretrained_lstm_builder(pretrained, model_args, recipe, pretrained_args.pretrained_layers)({})
         except ValueError as error:
             sys.exit(f"error: {error}")
     else:

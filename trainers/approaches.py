@@ -134,7 +134,13 @@ def describe_finetuned(config: dict, recipe: dict) -> str:
     )
 
 
-LSTM_ARGUMENTS = (DataArguments, LSTMArguments, PretrainedLSTMArguments, BaseModelArguments, SentimentTrainingArguments)
+LSTM_ARGUMENTS = (
+    DataArguments,
+    LSTMArguments,
+    PretrainedLSTMArguments,
+    BaseModelArguments,
+    SentimentTrainingArguments,
+)
 APPROACHES = {
     approach.name: approach
     for approach in (

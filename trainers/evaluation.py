@@ -391,7 +391,13 @@ def markdown_report(report: dict, title: str, plots: Mapping[str, Path]) -> str:
               "|---|" + "---:|" * len(LABEL_NAMES)]  # fmt: skip
     for name, row in zip(LABEL_NAMES, report["confusion_matrix"]):
         lines.append(f"| {name} | " + " | ".join(f"{value:,}" for value in row) + " |")
-    lines += ["", "## Accuracy by review length", "", "| words | reviews | errors | accuracy |", "|---|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Accuracy by review length",
+        "",
+        "| words | reviews | errors | accuracy |",
+        "|---|---:|---:|---:|",
+    ]
     for bucket in report["accuracy_by_length"]:
         lines.append(
             f"| {bucket['words']} | {bucket['count']:,} | {bucket['errors']:,} | {percent(bucket['accuracy'])} |"

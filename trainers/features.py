@@ -172,7 +172,9 @@ def encode_split(
         token_states: list = [None] * len(input_ids)
         mean_states: list = [None] * len(input_ids)
         for indices in length_sorted_batches([len(ids) for ids in input_ids], batch_size):
-            padded = tokenizer.pad({"input_ids": [input_ids[i] for i in indices]}, return_tensors="pt").to(model.device)
+            padded = tokenizer.pad({"input_ids": [input_ids[i] for i in indices]}, return_tensors="pt").to(
+                model.device
+            )
             with torch.inference_mode():
                 features = model.encode(padded["input_ids"], padded["attention_mask"])
             for row, index in enumerate(indices):

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import httpx2
-from transformers import TrainingArguments
 from huggingface_hub import HfApi, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+from transformers import TrainingArguments
 
 from .run_folder import RECIPE_FILE, UNFINISHED_DIR
 
@@ -117,4 +117,3 @@ def publish_run(args: TrainingArguments) -> str:
         args.output_dir, args.hub_model_id, private=args.hub_private_repo, token=args.hub_token,
         revision=args.hub_revision,
     )  # fmt: skip
-

@@ -23,6 +23,7 @@ from .data import UNLABELED_SPLIT, DatasetValidationError, load_sentiment_splits
 from .tokenizer import SEP_TOKEN, train_word_tokenizer, truncating_tokenizer
 from .training import build_tokenizer_once, save_run_folder, software_versions
 
+
 def load_pretraining_corpus(data_args: PretrainingDataArguments, seed: int) -> DatasetDict:
     """The pretraining reviews (`train`: labeled training reviews, then unlabeled ones) and the held-out unlabeled
     reviews (`validation`), each a dataset of `text` only."""

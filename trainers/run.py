@@ -15,7 +15,6 @@ from .model_card import dataset_hub_id, write_model_card
 from .run_folder import complete_run_folder, unfinished_folder
 from .training import build_trainer, resolve_checkpoint, train_and_evaluate
 
-
 logger = logging.get_logger(__name__)
 
 
@@ -77,7 +76,9 @@ def finish_run(args: TrainingArguments, results: dict, push_to_hub: bool) -> Non
     `complete_run_folder`), prints the results, logs the folder, and publishes the folder if asked (exiting with a
     message, the folder kept, if the Hub refuses)."""
     # Named after the folder it becomes (or the Hub repository), not the unfinished one it is written in.
-    write_model_card(unfinished_folder(args.output_dir), repo_id=args.hub_model_id or Path(args.output_dir).resolve().name)
+    write_model_card(
+        unfinished_folder(args.output_dir), repo_id=args.hub_model_id or Path(args.output_dir).resolve().name
+    )
     complete_run_folder(args.output_dir)
     print(json.dumps(results, indent=2, sort_keys=True))
     logger.info(f"Model folder: {args.output_dir}")

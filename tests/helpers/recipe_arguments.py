@@ -17,7 +17,6 @@ from trainers.approaches import APPROACHES
 from trainers.arguments import parse_recipe
 from trainers.search import peek_approach
 
-
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = PROJECT_ROOT / "tests" / "data" / "recipe_arguments.json"
 FINETUNE_MODELS = ("albert", "bert", "distilbert", "minilm", "modernbert")

@@ -9,7 +9,6 @@ from models.verbalizer.modeling_verbalizer import cut_rows
 from ..conftest import assert_padding_does_not_change_logits, build_test_verbalizer
 
 
-
 def five_thousand_words(imdb_splits) -> str:
     return " ".join(" ".join(imdb_splits["train"]["text"]).split()[:5000])  # real reviews, end to end
 
@@ -80,7 +79,9 @@ def test_mlm_head_is_the_masked_lm_scoring_label_words_before_any_training(
     model, tokenizer = build_test_verbalizer(random_modernbert_folder, max_length=96, head_type="mlm")
     reviews = imdb_splits["test"]["text"][:6]
     batch = tokenizer(reviews, truncation=True, padding=True, return_tensors="pt")
-    cut_ids, cut_mask, lengths = cut_rows(batch["input_ids"], batch["attention_mask"], 96, model.config.kept_from_start)
+    cut_ids, cut_mask, lengths = cut_rows(
+        batch["input_ids"], batch["attention_mask"], 96, model.config.kept_from_start
+    )
     masked_lm = AutoModelForMaskedLM.from_pretrained(random_modernbert_folder).eval()
     with torch.no_grad():
         logits = model(**batch).logits

@@ -90,7 +90,10 @@ def test_missing_or_broken_model_folders(script, cases, broken_model_folders, im
     commands = {
         case: [
             SCRIPTS / script,
-            *(a.format(model=broken_model_folders[case], dataset=imdb_dataset, tmp=tmp_path) for a in COMMANDS[script]),
+            *(
+                a.format(model=broken_model_folders[case], dataset=imdb_dataset, tmp=tmp_path)
+                for a in COMMANDS[script]
+            ),
         ]
         for case in cases
     }
@@ -106,7 +109,14 @@ def test_missing_or_empty_datasets_in_every_training_script(imdb_dataset, tmp_pa
         VERBALIZER_SCRIPT: PROJECT_ROOT / "configs" / "verbalizer_minilm.yaml",
     }
     commands = {
-        (script.name, dataset): [script, recipe, "--dataset_name", tmp_path / dataset, "--output_dir", tmp_path / "out"]
+        (script.name, dataset): [
+            script,
+            recipe,
+            "--dataset_name",
+            tmp_path / dataset,
+            "--output_dir",
+            tmp_path / "out",
+        ]
         for script, recipe in recipes.items()
         for dataset in ("no-such-dataset", "empty")
         if script == TRAIN_SCRIPT or dataset == "no-such-dataset"  # every script shares `load_sentiment_splits`

@@ -49,7 +49,9 @@ def test_quick_comparison_of_every_approach_on_real_reviews(
     # The attention pooling variant is a different model from the default LSTM.
     lstm, attention = report["runs"]["lstm"][0], report["runs"]["bilstm_attention"][0]
     assert lstm["num_parameters"] != attention["num_parameters"]
-    assert report["runs"]["verbalizer"][0]["num_trainable_parameters"] < report["runs"]["verbalizer"][0]["num_parameters"]
+    assert (
+        report["runs"]["verbalizer"][0]["num_trainable_parameters"] < report["runs"]["verbalizer"][0]["num_parameters"]
+    )
     assert report["runs"]["tfidf"][0]["accuracy"] > 0.6  # 270 real reviews are enough for TF-IDF to beat chance
     elsewhere = report["runs"]["elsewhere"]
     assert len(elsewhere) == 1 and elsewhere[0]["predictions"] == "model run over the test split"

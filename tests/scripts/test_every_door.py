@@ -19,8 +19,8 @@ import torch
 
 from trainers.data import load_sentiment_splits
 from trainers.inference import load_predictor
-from trainers.serving import free_loopback_port, running_server
 from trainers.run_folder import TEST_PREDICTIONS_FILE, read_predictions
+from trainers.serving import free_loopback_port, running_server
 
 from ..conftest import HELPERS, PROJECT_ROOT, run_without_project
 
@@ -57,7 +57,9 @@ def test_pipeline_in_a_fresh_process_gives_the_saved_probabilities(folder_fixtur
     folder, texts, saved = saved_test_run(folder_fixture, request, imdb_dataset)
     reviews_file = tmp_path / "reviews.json"
     reviews_file.write_text(json.dumps(texts))
-    completed = run_without_project(HELPERS / "pipeline_probabilities.py", str(folder), str(reviews_file), cwd=tmp_path)
+    completed = run_without_project(
+        HELPERS / "pipeline_probabilities.py", str(folder), str(reviews_file), cwd=tmp_path
+    )
     assert completed.returncode == 0, completed.stderr[-4000:]
     from_pipeline = np.array(json.loads(completed.stdout.strip().splitlines()[-1]))
     np.testing.assert_allclose(from_pipeline, saved, atol=TOLERANCE, rtol=0)
@@ -77,7 +79,9 @@ def test_predict_py_gives_the_saved_probabilities(folder_fixture, request, imdb_
     records = [json.loads(line) for line in completed.stdout.splitlines()]
     labels = json.loads((folder / "config.json").read_text())["id2label"]
     order = [labels[str(index)] for index in range(saved.shape[1])]
-    from_script = np.array([[{s["label"]: s["score"] for s in r["scores"]}[label] for label in order] for r in records])
+    from_script = np.array(
+        [[{s["label"]: s["score"] for s in r["scores"]}[label] for label in order] for r in records]
+    )
     np.testing.assert_allclose(from_script, saved, atol=TOLERANCE, rtol=0)
     # Most of these reviews are longer than the model reads: the agreement is about the cut, not only the model.
     assert sum(len(text.split()) > max_length_of(folder) for text in texts) > len(texts) // 4
@@ -96,7 +100,9 @@ def test_the_rest_server_gives_the_saved_probabilities(request, imdb_dataset, tm
             tokenizer_config = json.loads((folder / "tokenizer_config.json").read_text())
             model = next(entry for entry in described if entry["name"] == name)
             assert (model["max_length"], model["truncation"], model["head_tokens"]) == (
-                tokenizer_config["model_max_length"], tokenizer_config["truncation"], tokenizer_config["head_tokens"]
+                tokenizer_config["model_max_length"],
+                tokenizer_config["truncation"],
+                tokenizer_config["head_tokens"],
             )  # the server reports the model's real cut
             from_server = []
             for start in range(0, len(texts), 32):

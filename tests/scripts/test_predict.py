@@ -32,7 +32,9 @@ def test_reviews_as_arguments_with_top_k(trained_lstm_folder, lstm_pipeline, rev
     assert completed.returncode == 0, completed.stderr
     records = [json.loads(line) for line in completed.stdout.splitlines()]
     for record, scores in zip(records, pipeline_scores(lstm_pipeline, reviews[:3]), strict=True):
-        assert record["label"] == max(scores, key=scores.get) and record["score"] == pytest.approx(max(scores.values()))
+        assert record["label"] == max(scores, key=scores.get) and record["score"] == pytest.approx(
+            max(scores.values())
+        )
         assert {entry["label"]: entry["score"] for entry in record["scores"]} == pytest.approx(scores, abs=1e-5)
 
 
@@ -74,7 +76,10 @@ def test_missing_file_missing_column_and_empty_input_are_clear_errors(trained_ls
     (tmp_path / "reviews.csv").write_text("id,review\n1,A fine film.\n")
     (tmp_path / "empty.txt").write_text("")
     refusals = [
-        (("--input", tmp_path / "absent.txt"), f"error: Cannot read --input '{tmp_path / 'absent.txt'}': No such file"),
+        (
+            ("--input", tmp_path / "absent.txt"),
+            f"error: Cannot read --input '{tmp_path / 'absent.txt'}': No such file",
+        ),
         (("--input", tmp_path / "reviews.csv"), "has no column 'text' (its columns: ['id', 'review'])"),
         (("--input", tmp_path / "empty.txt"), f"error: No reviews in {tmp_path / 'empty.txt'}."),
     ]
@@ -87,7 +92,12 @@ def test_missing_file_missing_column_and_empty_input_are_clear_errors(trained_ls
 def test_text_that_is_not_unicode_is_refused_naming_its_line_or_row(trained_lstm_folder, reviews, tmp_path):
     # A JSON escape of half a surrogate pair decodes to a string no tokenizer can take; a blank line comes first, so
     # the refusal must count file lines, not reviews.
-    lines = [json.dumps({"text": reviews[0]}), "", '{"text": "A fine \\ud800 film."}', json.dumps({"text": reviews[1]})]
+    lines = [
+        json.dumps({"text": reviews[0]}),
+        "",
+        '{"text": "A fine \\ud800 film."}',
+        json.dumps({"text": reviews[1]}),
+    ]
     (tmp_path / "reviews.jsonl").write_text("\n".join(lines) + "\n")
     # Bytes that are not UTF-8 (a Latin-1 "café") reach Python as surrogates in arguments (and in standard input, with
     # some locales: the same check refuses them); standard input that decodes strictly fails to decode instead.
@@ -125,7 +135,9 @@ def test_help_of_every_serving_command():
         "benchmark_serve.py": ("--model", "--url", "--clients", "--duration", "--max_requests"),
     }
     commands = {name: [sys.executable, str(PROJECT_ROOT / "scripts" / name), "--help"] for name in expected_options}
-    running = {name: subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for name, command in commands.items()}
+    running = {
+        name: subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for name, command in commands.items()
+    }
     for name, process in running.items():
         output, _ = process.communicate(timeout=120)
         assert process.returncode == 0, name

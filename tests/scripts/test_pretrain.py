@@ -34,8 +34,22 @@ PRETRAIN_SCRIPT = PROJECT_ROOT / "scripts" / "pretrain.py"
 PRETRAIN_RECIPE = PROJECT_ROOT / "configs" / "pretrain" / "lstm.yaml"
 PRETRAINED_RECIPE = PROJECT_ROOT / "configs" / "lstm_pretrained.yaml"
 # Test size: a few hundred real reviews, a small vocabulary and model.
-SMALL_DATA = {"max_train_samples": 300, "max_unlabeled_samples": 400, "lm_validation_samples": 40, "segment_length": 64}
-SMALL_MODEL = ["--vocab_size", "2000", "--embedding_dim", "32", "--hidden_size", "32", "--num_sampled_negatives", "128"]
+SMALL_DATA = {
+    "max_train_samples": 300,
+    "max_unlabeled_samples": 400,
+    "lm_validation_samples": 40,
+    "segment_length": 64,
+}
+SMALL_MODEL = [
+    "--vocab_size",
+    "2000",
+    "--embedding_dim",
+    "32",
+    "--hidden_size",
+    "32",
+    "--num_sampled_negatives",
+    "128",
+]
 
 
 def small_data_args(imdb_dataset: str) -> PretrainingDataArguments:
@@ -186,7 +200,9 @@ def test_classifier_trained_from_the_pretraining_folder(pretrained_folder, imdb_
     assert completed.returncode == 0, completed.stderr[-4000:]
     # The pretraining folder's vocabulary, cut at the classifier recipe's length.
     tokenizer = AutoTokenizer.from_pretrained(output_dir, trust_remote_code=True)
-    assert tokenizer.get_vocab() == AutoTokenizer.from_pretrained(pretrained_folder, trust_remote_code=True).get_vocab()
+    assert (
+        tokenizer.get_vocab() == AutoTokenizer.from_pretrained(pretrained_folder, trust_remote_code=True).get_vocab()
+    )
     assert tokenizer.model_max_length == 128
     card = (output_dir / "README.md").read_text()
     assert yaml.safe_load((output_dir / "training_recipe.yaml").read_text())["approach"] == "lstm_pretrained"
@@ -249,7 +265,9 @@ def test_compare_trains_the_pretrained_lstm_from_the_folder_it_is_given(pretrain
     run = report["runs"]["lstm_pretrained"][0]
     assert run["train_samples"] == 180 and run["test_samples"] == 60 and 0 <= run["accuracy"] <= 1
     recipe = yaml.safe_load((PROJECT_ROOT / run["folder"] / "training_recipe.yaml").read_text())
-    assert recipe["approach"] == "lstm_pretrained" and recipe["pretrained_model_name_or_path"] == str(pretrained_folder)
+    assert recipe["approach"] == "lstm_pretrained" and recipe["pretrained_model_name_or_path"] == str(
+        pretrained_folder
+    )
 
 
 def test_pretrained_layers_can_learn_more_slowly_than_the_head(pretrained_folder, imdb_splits, tmp_path):

@@ -24,7 +24,11 @@ def train_command(imdb_dataset, output_dir, *options):
 
 def train(imdb_dataset, output_dir, *options) -> dict:
     completed = subprocess.run(
-        train_command(imdb_dataset, output_dir, *options), capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300
+        train_command(imdb_dataset, output_dir, *options),
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     return json.loads((output_dir / "all_results.json").read_text())

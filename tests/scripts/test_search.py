@@ -28,7 +28,7 @@ def search(output_dir, imdb_dataset, *options, wait=True, env=None):
         return process
     stdout, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr[-4000:]
-    return json.loads(stdout[stdout.index("{\n  \"study_name\"") :])  # after the Trainer's own log lines
+    return json.loads(stdout[stdout.index('{\n  "study_name"') :])  # after the Trainer's own log lines
 
 
 def test_search_records_trials_resumes_and_exports_a_recipe_that_trains(tmp_path, imdb_dataset):
@@ -75,13 +75,17 @@ def test_two_workers_share_one_journal_study(tmp_path, imdb_dataset):
         _, stderr = worker.communicate(timeout=600)
         assert worker.returncode == 0, stderr[-4000:]
     study = optuna.load_study(
-        study_name="shared", storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(storage)))
+        study_name="shared",
+        storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(storage))),
     )
     numbers = [trial.number for trial in study.trials]
     assert numbers == list(range(len(numbers))), "each trial number once"
     # Both workers stop once the study holds 4; two finishing at the same instant may each start one more.
     assert 4 <= len(numbers) <= 5
-    assert {trial.state for trial in study.trials} <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
+    assert {trial.state for trial in study.trials} <= {
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.PRUNED,
+    }
     assert len({json.dumps(trial.params, sort_keys=True) for trial in study.trials}) == len(numbers)
 
 

@@ -181,7 +181,12 @@ BAD_JSON_BODIES = [
 ]
 BAD_RAW_BODIES = [
     ("invalid JSON", b'{"text": "A fine film.', 422, "The request body is not valid JSON"),
-    ("invalid UTF-8", b'{"text": "A fine caf\xe9 film."}', 400, "not valid UTF-8 (byte 20: invalid continuation byte)"),
+    (
+        "invalid UTF-8",
+        b'{"text": "A fine caf\xe9 film."}',
+        400,
+        "not valid UTF-8 (byte 20: invalid continuation byte)",
+    ),
     # Valid JSON and UTF-8, but the escape of half a surrogate pair decodes to a string no tokenizer can take.
     (
         "unpaired surrogate",

@@ -7,6 +7,7 @@ import yaml
 
 from ..conftest import PROJECT_ROOT, VERBALIZER_RECIPE, VERBALIZER_SCRIPT, load_folder_without_project
 
+
 @pytest.fixture(params=["mlp", "mlm"])
 def trained_verbalizer_folder(request):
     return request.getfixturevalue(f"verbalizer_{request.param}_folder")

@@ -9,7 +9,6 @@ from trainers.training import build_trainer, train_and_evaluate
 from ..conftest import TEST_TEMPLATE, build_test_verbalizer
 
 
-
 def test_minilm_features_are_the_plain_encoder_states_of_review_and_template(minilm_path, imdb_splits):
     model, tokenizer = build_test_verbalizer(minilm_path, max_length=128)
     plain_tokenizer = AutoTokenizer.from_pretrained(minilm_path)

@@ -70,7 +70,9 @@ def test_validation_catches_a_card_that_disagrees_with_the_metrics(trained_lstm_
 def test_card_needs_a_hub_dataset_id_when_trained_on_a_local_copy(tmp_path):
     local_copy = tmp_path / "imdb"
     local_copy.mkdir()
-    assert dataset_hub_id({"dataset_name": str(local_copy), "dataset_hub_id": "stanfordnlp/imdb"}) == "stanfordnlp/imdb"
+    assert (
+        dataset_hub_id({"dataset_name": str(local_copy), "dataset_hub_id": "stanfordnlp/imdb"}) == "stanfordnlp/imdb"
+    )
     assert dataset_hub_id({"dataset_name": "stanfordnlp/imdb", "dataset_hub_id": None}) == "stanfordnlp/imdb"
     with pytest.raises(ValueError, match="--dataset_hub_id"):
         dataset_hub_id({"dataset_name": str(local_copy), "dataset_hub_id": None})

@@ -8,7 +8,9 @@ def tokens(tokenizer, text):
 
 
 def test_normalises_case_html_breaks_and_splits_punctuation(imdb_splits):
-    tokenizer = train_word_tokenizer(imdb_splits["train"]["text"], vocab_size=20000, min_frequency=1, model_max_length=64)
+    tokenizer = train_word_tokenizer(
+        imdb_splits["train"]["text"], vocab_size=20000, min_frequency=1, model_max_length=64
+    )
     assert tokens(tokenizer, "GREAT Movie!!<br /><br />I didn't like the ending.") == [
         "great", "movie", "!", "!", "i", "didn't", "like", "the", "ending", ".",
     ]  # fmt: skip
@@ -34,7 +36,9 @@ def test_special_tokens_unknown_words_and_vocabulary_limits(imdb_splits):
 
 
 def test_truncates_to_model_max_length_and_reloads_without_project_code(imdb_splits, tmp_path):
-    tokenizer = train_word_tokenizer(imdb_splits["train"]["text"], vocab_size=5000, min_frequency=2, model_max_length=32)
+    tokenizer = train_word_tokenizer(
+        imdb_splits["train"]["text"], vocab_size=5000, min_frequency=2, model_max_length=32
+    )
     long_review = " ".join(imdb_splits["test"]["text"][:3])
     assert len(tokenizer(long_review)["input_ids"]) > 32
     truncated = tokenizer(long_review, truncation=True)["input_ids"]
