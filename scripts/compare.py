@@ -44,7 +44,7 @@ from trainers.comparison import (
     summarize,
     train_run,
 )
-from trainers.data import load_sentiment_splits
+from trainers.data import DEFAULT_DATASET, DEFAULT_VALIDATION_FRACTION, load_sentiment_splits
 from trainers.inference import parse_model_specs
 from trainers.script_logging import setup_logging
 
@@ -52,7 +52,6 @@ logger = logging.get_logger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {"quick": {"max_train_samples": 2000, "max_test_samples": 2000}, "full": {}}
-VALIDATION_FRACTION = 0.1  # of the training reviews, for every approach
 BASELINE = "tfidf"
 # The classifiers of the registry (pretraining makes a language model), then the TF-IDF baseline.
 CHOICES = [name for name, approach in APPROACHES.items() if name != "pretraining"] + [BASELINE]
@@ -64,8 +63,8 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     setting = parser.add_mutually_exclusive_group(required=True)
     setting.add_argument("--quick", action="store_true", help="2,000 training and 2,000 test reviews.")
     setting.add_argument("--full", action="store_true", help="The recipes as they are: all reviews.")
-    parser.add_argument("--dataset_name", default="stanfordnlp/imdb", help="Hub id or local folder of the dataset.")
-    parser.add_argument("--dataset_hub_id", default="stanfordnlp/imdb",
+    parser.add_argument("--dataset_name", default=DEFAULT_DATASET, help="Hub id or local folder of the dataset.")
+    parser.add_argument("--dataset_hub_id", default=DEFAULT_DATASET,
                         help="The Hub dataset a local --dataset_name copies (for the runs' model cards).")  # fmt: skip
     parser.add_argument("--approaches", nargs="+", choices=CHOICES, default=DEFAULT_CHOICES,
                         help="Which approaches to train (default: %(default)s).")  # fmt: skip
@@ -154,7 +153,7 @@ def main(args: list[str] | None = None) -> dict:
     except ValueError as error:
         sys.exit(f"error: {error}")
     data_args = ["--dataset_name", arguments.dataset_name, "--dataset_hub_id", arguments.dataset_hub_id]
-    data_args += ["--validation_fraction", str(VALIDATION_FRACTION)]
+    data_args += ["--validation_fraction", str(DEFAULT_VALIDATION_FRACTION)]
     data_args += [item for name, value in sizes.items() for item in (f"--{name}", str(value))]
     output_dir = Path(arguments.output_dir)
     rows: dict[str, list[dict]] = {row.name: [] for row in planned}
@@ -162,7 +161,7 @@ def main(args: list[str] | None = None) -> dict:
     for seed in seeds:
         # The split every approach of this seed trains, validates and tests on (the scripts make the same one).
         splits = load_sentiment_splits(
-            arguments.dataset_name, validation_fraction=VALIDATION_FRACTION, seed=seed, **sizes
+            arguments.dataset_name, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=seed, **sizes
         )
         speed_texts = list(splits["test"]["text"][: arguments.speed_samples])
         for planned_row in planned:

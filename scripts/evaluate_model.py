@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from transformers.utils import logging
 
-from trainers.data import LABEL_NAMES, load_sentiment_splits
+from trainers.data import DEFAULT_DATASET, DEFAULT_VALIDATION_FRACTION, LABEL_NAMES, load_sentiment_splits
 from trainers.evaluation import (
     TRICKY_REVIEWS_FILE,
     decimal,
@@ -53,11 +53,16 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     parser.add_argument("model", help="A saved model folder or a Hub id of a text classifier.")
     parser.add_argument(
         "--dataset_name",
-        default="stanfordnlp/imdb",
+        default=DEFAULT_DATASET,
         help="Hub id or local folder of the dataset (default: %(default)s).",
     )
     parser.add_argument("--split", choices=SPLITS, default="test", help="Which split to evaluate on (default: test).")
-    parser.add_argument("--validation_fraction", type=float, default=0.1, help="As in training (default: 0.1).")
+    parser.add_argument(
+        "--validation_fraction",
+        type=float,
+        default=DEFAULT_VALIDATION_FRACTION,
+        help="As in training (default: %(default)s).",
+    )
     parser.add_argument("--seed", type=int, default=42, help="As in training: it chooses the validation split and "
                         "the --max_samples subset (default: 42).")  # fmt: skip
     parser.add_argument("--max_samples", type=int, help="Evaluate on a seeded random subset of this many reviews.")
