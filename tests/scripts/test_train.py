@@ -32,7 +32,7 @@ def train_small_lstm(splits, output_dir, seed=0, epochs=3):
 def test_training_on_real_reviews_lowers_validation_loss(imdb_splits, tmp_path):
     trainer, tokenized = train_small_lstm(imdb_splits, tmp_path)
     before = trainer.evaluate()["eval_loss"]
-    results = train_and_evaluate(trainer, tokenized, recipe={})
+    results = train_and_evaluate(trainer, tokenized, recipe={"approach": "lstm"})
     assert results["eval_loss"] < before - 0.03
     history = [entry["eval_loss"] for entry in trainer.state.log_history if "eval_loss" in entry]
     # The kept checkpoint is the one validation preferred, not the last one.
@@ -43,7 +43,7 @@ def test_same_seed_repeats_the_run_exactly(imdb_splits, tmp_path):
     results = []
     for run in ("first", "second"):
         trainer, tokenized = train_small_lstm(imdb_splits, tmp_path / run, seed=5, epochs=1)
-        results.append(train_and_evaluate(trainer, tokenized, recipe={}))
+        results.append(train_and_evaluate(trainer, tokenized, recipe={"approach": "lstm"}))
     assert results[0]["eval_loss"] == results[1]["eval_loss"]
     assert results[0]["test_accuracy"] == results[1]["test_accuracy"]
 

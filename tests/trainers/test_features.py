@@ -83,7 +83,7 @@ def test_head_trains_on_cached_features_through_trainer_and_lowers_validation_lo
     encoder_before = weights_digest(model.encoder)
     trainer = build_trainer(model, args, features, tokenizer, data_collator=default_data_collator)
     before = trainer.evaluate()["eval_loss"]
-    results = train_and_evaluate(trainer, features, recipe={})
+    results = train_and_evaluate(trainer, features, recipe={"approach": "verbalizer"})
     assert results["eval_loss"] < before - 0.01, (before, results["eval_loss"])
     assert weights_digest(trainer.model.encoder) == encoder_before, "the frozen encoder must not change"
     history = [entry["eval_loss"] for entry in trainer.state.log_history if "eval_loss" in entry]
