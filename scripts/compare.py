@@ -104,6 +104,8 @@ def planned_rows(arguments: argparse.Namespace) -> list[Row]:
             continue
         approach = APPROACHES[name]
         recipe = recipes.get(name, str(PROJECT_ROOT / approach.recipe))
+        if not Path(recipe).is_file():
+            raise ValueError(f"The recipe of {name}, {recipe}, does not exist.")
         extra = [f"--{approach.base_model_key}", base_models[name]] if name in base_models else []
         if approach.base_model_key and not extra and not recipe_value(recipe, approach.base_model_key):
             raise ValueError(f"{name} needs the model it starts from: --base_model {name}=MODEL.")
@@ -136,8 +138,8 @@ def named_values(specs: list[str], option: str, names: list[str]) -> dict[str, s
 
 
 def recipe_value(recipe: str, key: str):
-    """The value a recipe file (with the recipes it extends) sets for `key`, if it exists and sets one."""
-    return read_recipe_file(Path(recipe)).get(key) if Path(recipe).is_file() else None
+    """The value a recipe file (with the recipes it extends) sets for `key`, if it sets one."""
+    return read_recipe_file(Path(recipe)).get(key)
 
 
 def main(args: list[str] | None = None) -> dict:

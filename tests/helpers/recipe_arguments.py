@@ -27,6 +27,7 @@ COMMANDS = {
     "scripts/train.py": [
         ["configs/lstm.yaml"],
         ["configs/lstm_pretrained.yaml"],
+        ["configs/lstm_adversarial.yaml"],
         *(["configs/lstm.yaml", f"configs/reference/{overlay}.yaml"] for overlay in REFERENCE_OVERLAYS),
     ],
     "scripts/finetune.py": [

@@ -206,7 +206,9 @@ def test_classifier_trained_from_the_pretraining_folder(pretrained_folder, imdb_
     assert tokenizer.model_max_length == 128
     card = (output_dir / "README.md").read_text()
     assert yaml.safe_load((output_dir / "training_recipe.yaml").read_text())["approach"] == "lstm_pretrained"
-    assert "pretrained as language models (a local folder named 'pretrained')" in card
+    # The recipe takes the folder's embeddings only, and trains adversarially.
+    assert "its embeddings pretrained with language models (a local folder named 'pretrained')" in card
+    assert "adversarial perturbations of the embeddings (epsilon 5.0)" in card
     assert str(pretrained_folder) not in card
 
     texts = imdb_splits["test"]["text"][:16]
@@ -214,7 +216,11 @@ def test_classifier_trained_from_the_pretraining_folder(pretrained_folder, imdb_
     assert seen["pipeline_labels"] == seen["model_labels"] and seen["long_review_tokens_after_truncation"] == 128
 
     refused = subprocess.run(
-        [*command[:-2], "--hidden_size", "48"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600
+        [*command[:-2], "--pretrained_layers", "embeddings_and_lstm", "--hidden_size", "48"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=600,
     )
     assert refused.returncode != 0 and "hidden_size=48 (the folder has 32)" in refused.stderr
 
