@@ -47,7 +47,6 @@ def test_two_processes_share_the_training_and_the_result_loads(imdb_dataset, tmp
     # Metrics were gathered from both processes over the whole validation and test splits.
     assert (results["eval_samples"], results["test_samples"]) == (64, 200)
     assert completed.stderr.count("Model folder:") == 1, "only the main process reports and writes"
-    assert completed.stderr.count("***** Running training *****") == 1, "the other process logs at warning only"
     # The test predictions gathered from both processes are the test reviews', in the split's order.
     labels, probabilities, _ = read_predictions(output_dir / "test_predictions.csv")
     test_split = load_sentiment_splits(imdb_dataset, seed=42, max_test_samples=200)["test"]
