@@ -15,7 +15,8 @@ reviews: minutes on a GPU (the fine-tune is the slow one on a CPU). `--full` run
 training reviews and all 25,000 test reviews. Each approach is trained by its own script into
 <output_dir>/runs/<approach>/seed-<seed>; re-running the same command reuses finished runs.
 
-Columns: accuracy, F1 (positive class) and ROC-AUC on the test split; trainable and total parameters; training wall
+Columns: accuracy, F1 (of the positive class; the macro average over three classes or more) and ROC-AUC (two
+classes only) on the test split; trainable and total parameters; training wall
 time (for a verbalizer, with the encoding of its training and validation reviews); inference reviews/s labelling the
 same --speed_samples test reviews with the folder loaded through the Auto classes (batches of 32); size of the
 weights on disk. With --seeds N every approach runs N times (seeds --seed, --seed + 1, ...; the validation split and
@@ -35,7 +36,7 @@ import torch
 from transformers.utils import logging
 
 from trainers.approaches import APPROACHES
-from trainers.arguments import read_recipe_file
+from trainers.arguments import add_dataset_arguments, dataset_command_line, dataset_source, read_recipe_file
 from trainers.comparison import (
     Row,
     comparison_markdown,
@@ -44,7 +45,7 @@ from trainers.comparison import (
     summarize,
     train_run,
 )
-from trainers.data import DEFAULT_DATASET, DEFAULT_VALIDATION_FRACTION, load_sentiment_splits
+from trainers.data import DEFAULT_VALIDATION_FRACTION, load_sentiment_splits
 from trainers.inference import parse_model_specs
 from trainers.script_logging import setup_logging
 
@@ -63,9 +64,7 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     setting = parser.add_mutually_exclusive_group(required=True)
     setting.add_argument("--quick", action="store_true", help="2,000 training and 2,000 test reviews.")
     setting.add_argument("--full", action="store_true", help="The recipes as they are: all reviews.")
-    parser.add_argument("--dataset_name", default=DEFAULT_DATASET, help="Hub id or local folder of the dataset.")
-    parser.add_argument("--dataset_hub_id", default=DEFAULT_DATASET,
-                        help="The Hub dataset a local --dataset_name copies (for the runs' model cards).")  # fmt: skip
+    add_dataset_arguments(parser)
     parser.add_argument("--approaches", nargs="+", choices=CHOICES, default=DEFAULT_CHOICES,
                         help="Which approaches to train (default: %(default)s).")  # fmt: skip
     parser.add_argument("--recipe", nargs="+", default=[], metavar="NAME=FILE",
@@ -152,20 +151,22 @@ def main(args: list[str] | None = None) -> dict:
             sizes[name] = getattr(arguments, name)
     try:
         planned = planned_rows(arguments)
+        source = dataset_source(arguments)
     except ValueError as error:
         sys.exit(f"error: {error}")
-    data_args = ["--dataset_name", arguments.dataset_name, "--dataset_hub_id", arguments.dataset_hub_id]
-    data_args += ["--validation_fraction", str(DEFAULT_VALIDATION_FRACTION)]
+    data_args = dataset_command_line(source) + ["--validation_fraction", str(DEFAULT_VALIDATION_FRACTION)]
     data_args += [item for name, value in sizes.items() for item in (f"--{name}", str(value))]
     output_dir = Path(arguments.output_dir)
     rows: dict[str, list[dict]] = {row.name: [] for row in planned}
     seeds = [arguments.seed + offset for offset in range(arguments.seeds)]
     for seed in seeds:
         # The split every approach of this seed trains, validates and tests on (the scripts make the same one).
-        splits = load_sentiment_splits(
-            arguments.dataset_name, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=seed, **sizes
-        )
+        try:
+            splits = load_sentiment_splits(source, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=seed, **sizes)
+        except ValueError as error:
+            sys.exit(f"error: {error}")
         speed_texts = list(splits["test"]["text"][: arguments.speed_samples])
+        validation_split = str(splits["validation"].split)
         for planned_row in planned:
             if planned_row.folder and seed != seeds[0]:
                 continue  # a folder trained elsewhere is one run
@@ -184,7 +185,10 @@ def main(args: list[str] | None = None) -> dict:
 
     command = "python scripts/compare.py " + " ".join(map(str, sys.argv[1:] if args is None else args))
     report = {
-        "setting": setting_name, "sizes": sizes, "seeds": seeds, "device": arguments.device,
+        "setting": setting_name, "dataset": source.describe(), "sizes": sizes, "seeds": seeds,
+        # The dataset's own validation split, if it has one; None when validation was carved from train.
+        "validation_split": None if validation_split == source.train_split_name else validation_split,
+        "device": arguments.device,
         "torch_threads": torch.get_num_threads(), "speed_samples": len(speed_texts), "command": command,
         "summary": {name: summarize(runs) for name, runs in rows.items()}, "runs": rows,
     }  # fmt: skip

@@ -9,8 +9,9 @@ matrix, reliability diagram, confidence histogram and, for a folder with a `trai
 Measured: accuracy, per-class precision/recall/F1, ROC-AUC, expected calibration error, accuracy by review length,
 the most confident errors with their text, and the tricky-reviews suite (negation, sarcasm, contrast...).
 
-The model's labels are matched to the dataset's by name ("pos", "POSITIVE", "LABEL_1"); say how with --label_map
-when they cannot be. The validation split is the one training used only with the same --validation_fraction and
+The model's labels are matched to the dataset's by name ("pos" to "POSITIVE" or "positive", "LABEL_1"), so a model
+can be scored on another dataset than its own (the data arguments are those of training: --dataset_name,
+--text_column_name, --test_file...); say how with --label_map when names do not say. The validation split is the one training used only with the same --validation_fraction and
 --seed. With --predictions, the class probabilities a training run saved for the test split are used instead of
 running the model over it again (they must be for the same reviews, which is checked).
 
@@ -27,8 +28,10 @@ from pathlib import Path
 import numpy as np
 from transformers.utils import logging
 
-from trainers.data import DEFAULT_DATASET, DEFAULT_VALIDATION_FRACTION, LABEL_NAMES, load_sentiment_splits
+from trainers.arguments import add_dataset_arguments, dataset_source
+from trainers.data import DEFAULT_VALIDATION_FRACTION, class_names, load_sentiment_splits
 from trainers.evaluation import (
+    TRICKY_REVIEW_CLASSES,
     TRICKY_REVIEWS_FILE,
     decimal,
     evaluation_report,
@@ -51,11 +54,7 @@ SPLITS = ("test", "validation", "train")
 def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="A saved model folder or a Hub id of a text classifier.")
-    parser.add_argument(
-        "--dataset_name",
-        default=DEFAULT_DATASET,
-        help="Hub id or local folder of the dataset (default: %(default)s).",
-    )
+    add_dataset_arguments(parser)
     parser.add_argument("--split", choices=SPLITS, default="test", help="Which split to evaluate on (default: test).")
     parser.add_argument(
         "--validation_fraction",
@@ -74,7 +73,7 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
                         "tokens (see scripts/predict.py) instead of cutting them.")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="Torch device, e.g. cpu or cuda (default: cpu).")
     parser.add_argument("--label_map", nargs="+", default=[], metavar="MODEL_LABEL=DATASET_LABEL",
-                        help=f"How the model's labels map to the dataset's ({', '.join(LABEL_NAMES)}).")  # fmt: skip
+                        help="How the model's labels map to the dataset's, where their names do not say.")  # fmt: skip
     parser.add_argument("--tricky_reviews", default=str(TRICKY_REVIEWS_FILE),
                         help="JSONL file of hand-written hard reviews with expected labels (default: the project's).")  # fmt: skip
     parser.add_argument("--confident_errors", type=int, default=10, help="How many confident errors to list.")
@@ -96,11 +95,12 @@ def parse_label_map(pairs: list[str]) -> dict[str, str]:
 
 
 def evaluated_split(arguments: argparse.Namespace):
-    """The split to evaluate on, as training made it (the same fraction and seed), cut to --max_samples."""
+    """The split to evaluate on, as training made it (the same fraction and seed), cut to --max_samples, and the
+    dataset's classes."""
     if arguments.max_samples is not None and arguments.max_samples < 1:
         raise ValueError(f"--max_samples must be at least 1, got {arguments.max_samples}.")
     splits = load_sentiment_splits(
-        arguments.dataset_name,
+        dataset_source(arguments),
         validation_fraction=arguments.validation_fraction,
         seed=arguments.seed,
         max_test_samples=arguments.max_samples if arguments.split == "test" else None,
@@ -108,7 +108,7 @@ def evaluated_split(arguments: argparse.Namespace):
     split = splits[arguments.split]
     if arguments.split != "test" and arguments.max_samples is not None:
         split = split.shuffle(seed=arguments.seed).select(range(min(arguments.max_samples, len(split))))
-    return split
+    return split, class_names(splits)
 
 
 def saved_probabilities(path: str, labels: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -122,17 +122,29 @@ def saved_probabilities(path: str, labels: np.ndarray) -> tuple[np.ndarray, list
     return probabilities, model_labels
 
 
+def tricky_reviews_report(predictor, tricky: list[dict], label_map: dict[str, str]) -> dict | None:
+    """The tricky-reviews suite's results, when the model's labels map onto its two classes (a three-class model's
+    "neutral" does not: then None, and the log says why)."""
+    try:
+        mapping = match_labels(predictor.labels, TRICKY_REVIEW_CLASSES, label_map)
+    except ValueError as error:
+        logger.warning(f"Tricky reviews not scored: they are labelled {list(TRICKY_REVIEW_CLASSES)}. {error}")
+        return None
+    probabilities = predictor.predict_probabilities([review["text"] for review in tricky]).numpy()
+    return tricky_review_results(tricky, to_dataset_classes(probabilities, mapping, len(TRICKY_REVIEW_CLASSES)))
+
+
 def main(args: list[str] | None = None) -> dict:
     arguments = parse_arguments(args)
     setup_logging()
     try:
         label_map = parse_label_map(arguments.label_map)
         predictor = load_predictor("model", arguments.model, arguments.device)
-        split = evaluated_split(arguments)
+        split, dataset_classes = evaluated_split(arguments)
         texts, labels = list(split["text"]), np.array(split["label"])
-        mapping = match_labels(predictor.labels, LABEL_NAMES, label_map)
+        mapping = match_labels(predictor.labels, dataset_classes, label_map)
         tricky = load_tricky_reviews(arguments.tricky_reviews)
-        source = {"model": arguments.model, "dataset": arguments.dataset_name, "split": arguments.split}
+        source = {"model": arguments.model, "dataset": dataset_source(arguments).describe(), "split": arguments.split}
         if arguments.predictions:
             model_probabilities, saved_labels = saved_probabilities(arguments.predictions, labels)
             if saved_labels != predictor.labels:
@@ -146,14 +158,11 @@ def main(args: list[str] | None = None) -> dict:
             speed = len(texts) / (time.perf_counter() - started)
             source.update(device=arguments.device, batch_size=arguments.batch_size)
             source["reviews_per_second"] = round(speed, 1)
-        probabilities = to_dataset_classes(model_probabilities, mapping, len(LABEL_NAMES))
+        probabilities = to_dataset_classes(model_probabilities, mapping, len(dataset_classes))
         report = evaluation_report(
-            labels, probabilities, texts, arguments.calibration_bins, arguments.confident_errors
+            labels, probabilities, texts, dataset_classes, arguments.calibration_bins, arguments.confident_errors
         )
-        tricky_probabilities = predictor.predict_probabilities([review["text"] for review in tricky]).numpy()
-        report["tricky_reviews"] = tricky_review_results(
-            tricky, to_dataset_classes(tricky_probabilities, mapping, len(LABEL_NAMES))
-        )
+        report["tricky_reviews"] = tricky_reviews_report(predictor, tricky, label_map)
     except (ValueError, OSError) as error:  # OSError: a tricky-reviews or predictions file that cannot be read
         sys.exit(f"error: {error}")
     report = {"source": source, **report}
@@ -165,9 +174,9 @@ def main(args: list[str] | None = None) -> dict:
     write_report(report, output_dir, title=Path(arguments.model).name, log_history=log_history)
     print(
         f"{arguments.split}: {report['samples']:,} reviews, accuracy {decimal(report['accuracy'])}, "
-        f"F1 {decimal(report['f1'])}, ROC-AUC {decimal(report['roc_auc'])}, "
-        f"ECE {decimal(report['calibration']['expected_calibration_error'])}, "
-        f"tricky reviews {percent(report['tricky_reviews']['accuracy'])}"
+        f"F1 {decimal(report['f1'])}, macro F1 {decimal(report['macro_f1'])}, ROC-AUC {decimal(report['roc_auc'])}, "
+        f"ECE {decimal(report['calibration']['expected_calibration_error'])}"
+        + (f", tricky reviews {percent(report['tricky_reviews']['accuracy'])}" if report["tricky_reviews"] else "")
     )
     logger.info(f"Report: {output_dir / 'evaluation.md'}")
     return report

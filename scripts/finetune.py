@@ -14,6 +14,7 @@ import sys
 
 from trainers.approaches import parse_run_arguments
 from trainers.builders import encoder_builder, encoder_tokenizer
+from trainers.data import class_names
 from trainers.run import start_run, train_and_finish
 from trainers.script_logging import setup_logging
 from trainers.sources import SourceError, check_model_folder, not_found
@@ -27,7 +28,7 @@ def main(args: list[str] | None = None) -> dict:
     try:
         check_model_folder(encoder_args.model_name_or_path)
         tokenizer = encoder_tokenizer(encoder_args.model_name_or_path, data_args)
-        model = encoder_builder(encoder_args.model_name_or_path)({})
+        model = encoder_builder(encoder_args.model_name_or_path, class_names(splits))({})
     except SourceError as error:
         sys.exit(f"error: {error}")
     except (OSError, ValueError) as error:

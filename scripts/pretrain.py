@@ -35,7 +35,7 @@ def main(args: list[str] | None = None) -> dict:
     corpus = load_pretraining_corpus(data_args, training_args.seed)
     tokenizer = pretraining_tokenizer(corpus, data_args, model_args.vocab_size, training_args)
     segments = pack_reviews(corpus, tokenizer, data_args.segment_length, training_args)
-    model = lstm_builder(model_args, tokenizer, LSTMForPreTraining)({})
+    model = lstm_builder(model_args, tokenizer, model_class=LSTMForPreTraining)({})
     trainer = build_pretraining_trainer(model, training_args, segments, tokenizer)
     statistics = corpus_statistics(corpus, segments, data_args.segment_length)
     results = pretrain_and_save(trainer, recipe, statistics, training_args.resume_from_checkpoint)

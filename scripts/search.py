@@ -20,6 +20,7 @@ from transformers import AutoConfig, TrainingArguments
 from trainers.approaches import APPROACHES
 from trainers.arguments import DataArguments, SentimentTrainingArguments, parse_recipe
 from trainers.builders import encoder_builder, encoder_tokenizer, lstm_builder, lstm_tokenizer
+from trainers.data import class_names
 from trainers.run import load_splits
 from trainers.script_logging import setup_logging
 from trainers.search import (
@@ -64,10 +65,13 @@ def main(args: list[str] | None = None) -> dict:
     splits.pop("test")  # the search never looks at the test split
     if approach == "lstm":
         tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
-        build, model_parameters = lstm_builder(model_args, tokenizer), set(asdict(model_args)) - TOKENIZER_BOUND
+        build, model_parameters = (
+            lstm_builder(model_args, tokenizer, class_names(splits)),
+            set(asdict(model_args)) - TOKENIZER_BOUND,
+        )
     else:
         tokenizer = encoder_tokenizer(model_args.model_name_or_path, data_args)
-        build = encoder_builder(model_args.model_name_or_path)
+        build = encoder_builder(model_args.model_name_or_path, class_names(splits))
         model_parameters = set(AutoConfig.from_pretrained(model_args.model_name_or_path).to_dict())
     try:
         training_space, model_space = split_search_space(

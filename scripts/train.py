@@ -18,6 +18,7 @@ from trainers.builders import (
     pretrained_lstm_builder,
     pretrained_lstm_tokenizer,
 )
+from trainers.data import class_names
 from trainers.run import start_run, train_and_finish
 from trainers.script_logging import setup_logging
 from trainers.training import tokenize_splits
@@ -33,12 +34,14 @@ def main(args: list[str] | None = None) -> dict:
     if pretrained:
         tokenizer = pretrained_lstm_tokenizer(pretrained, data_args)
         try:
-            model = pretrained_lstm_builder(pretrained, model_args, recipe, pretrained_args.pretrained_layers)({})
+            model = pretrained_lstm_builder(
+                pretrained, model_args, recipe, class_names(splits), pretrained_args.pretrained_layers
+            )({})
         except ValueError as error:
             sys.exit(f"error: {error}")
     else:
         tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
-        model = lstm_builder(model_args, tokenizer)({})
+        model = lstm_builder(model_args, tokenizer, class_names(splits))({})
     tokenized = tokenize_splits(splits, tokenizer, training_args)
     return train_and_finish(model, training_args, tokenized, tokenizer, recipe, push_to_hub)
 

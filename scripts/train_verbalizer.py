@@ -16,6 +16,7 @@ import sys
 from transformers import default_data_collator
 
 from trainers.approaches import parse_run_arguments
+from trainers.data import class_names, label_config
 from trainers.features import build_verbalizer, encode_splits
 from trainers.run import finish_run, start_run
 from trainers.script_logging import setup_logging
@@ -29,7 +30,11 @@ def main(args: list[str] | None = None) -> dict:
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
         check_model_folder(model_args.encoder_name_or_path)
-        hyperparameters = {**dataclasses.asdict(model_args), "truncation": data_args.truncation}
+        hyperparameters = {
+            **dataclasses.asdict(model_args),
+            **label_config(class_names(splits)),
+            "truncation": data_args.truncation,
+        }
         if data_args.head_tokens is not None:
             hyperparameters["head_tokens"] = data_args.head_tokens
         model, tokenizer = build_verbalizer(hyperparameters, data_args.max_length)

@@ -30,6 +30,9 @@ MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 TEST_LABEL_WORDS = [" bad", " good"]
 TEST_TEMPLATE = " The sentiment of this statement is"
 HELPERS = Path(__file__).resolve().parent / "helpers"
+# The classes of IMDB's `ClassLabel`, which every model trained on it answers with.
+IMDB_CLASSES = ["neg", "pos"]
+SST2_CLASSES = ["negative", "positive"]
 
 
 def installed_versions() -> dict[str, str]:
@@ -47,6 +50,18 @@ def assert_card_lists_versions(card_text: str, versions: dict[str, str]) -> None
 @pytest.fixture(scope="session")
 def imdb_dataset() -> str:
     return os.environ.get("IMDB_DATASET", DEFAULT_DATASET)
+
+
+@pytest.fixture(scope="session")
+def sst2_dataset() -> str:
+    """SST-2 laid out like the Hub's (`sentence` column, its own validation split), from `SST2_DATASET`."""
+    return os.environ.get("SST2_DATASET", "stanfordnlp/sst2")
+
+
+@pytest.fixture(scope="session")
+def tweet_dataset() -> str:
+    """The three-class tweet sentiment set (negative, neutral, positive), from `TWEET_DATASET`."""
+    return os.environ.get("TWEET_DATASET", "cardiffnlp/tweet_eval")
 
 
 @pytest.fixture(scope="session")

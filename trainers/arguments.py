@@ -4,6 +4,7 @@ A model's hyperparameters are declared once, in its config class; `config_argume
 into a dataclass for `HfArgumentParser`, so recipes and the command line can set them without a second list here.
 """
 
+import argparse
 import dataclasses
 import re
 import sys
@@ -19,7 +20,7 @@ from transformers import HfArgumentParser, PreTrainedConfig, TrainingArguments
 from models import LSTMSentimentConfig, VerbalizerConfig
 from models.verbalizer.configuration_verbalizer import DEFAULT_ENCODER
 
-from .data import DEFAULT_DATASET, DEFAULT_VALIDATION_FRACTION, UNLABELED_SPLIT
+from .data import DATA_FILE_FIELDS, DATASET_FIELDS, DEFAULT_VALIDATION_FRACTION, DatasetSource
 
 # Recorded in every run's recipe even at their defaults: the seed repeats the run, and the data, the encoder or
 # pretrained LSTM a run started from, the tokens it kept (and how) and a pretraining run's segments are what its
@@ -41,20 +42,13 @@ BASE_RECIPE_KEY = "base_recipe"
 
 
 @dataclass
-class DataArguments:
-    dataset_name: str = field(
-        default=DEFAULT_DATASET,
-        metadata={"help": "Hub id or local folder of a dataset with train/test splits of `text` and `label` (0/1)."},
-    )
-    dataset_hub_id: str | None = field(
-        default=None,
-        metadata={
-            "help": "Hub id of the dataset that the model card names, when `dataset_name` is a local copy of it."
-        },
-    )
+class DataArguments(DatasetSource):
     validation_fraction: float = field(
         default=DEFAULT_VALIDATION_FRACTION,
-        metadata={"help": "Share of train carved out (stratified, seeded) as the validation split."},
+        metadata={
+            "help": "Share of train carved out (stratified, seeded) as the validation split, when the dataset has no "
+            "validation split of its own."
+        },
     )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Use a seeded random subset of this many training reviews (before the split)."}
@@ -85,6 +79,7 @@ class DataArguments:
     )
 
     def __post_init__(self):
+        super().__post_init__()
         if (self.head_tokens is not None) != (self.truncation == "head_tail"):
             raise ValueError(
                 f"head_tokens goes with truncation head_tail, and only with it; got truncation {self.truncation} "
@@ -93,20 +88,10 @@ class DataArguments:
 
 
 @dataclass
-class PretrainingDataArguments:
-    dataset_name: str = field(
-        default=DEFAULT_DATASET,
-        metadata={
-            "help": "Hub id or local folder of a dataset with train/test splits of `text` and `label` and an "
-            f"'{UNLABELED_SPLIT}' split of unlabeled `text`."
-        },
-    )
-    dataset_hub_id: str | None = field(
-        default=None,
-        metadata={
-            "help": "Hub id of the dataset that the model card names, when `dataset_name` is a local copy of it."
-        },
-    )
+class PretrainingDataArguments(DatasetSource):
+    """The classifier's data arguments, so that pretraining leaves out the reviews the classifier validates on, and
+    how much of the dataset's unlabeled split (`trainers.data.UNLABELED_SPLIT`) it reads."""
+
     validation_fraction: float = field(
         default=DEFAULT_VALIDATION_FRACTION,
         metadata={
@@ -201,6 +186,28 @@ class BaseModelArguments:
     )
 
 
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """`DatasetSource`'s fields as options of a script that parses with argparse (evaluation, comparison)."""
+    group = parser.add_argument_group("data (as in training)")
+    for item in dataclasses.fields(DatasetSource):
+        group.add_argument(f"--{item.name}", default=item.default, help=item.metadata["help"])
+
+
+def dataset_source(arguments: argparse.Namespace) -> DatasetSource:
+    """The `DatasetSource` of options added by `add_dataset_arguments`; a `ValueError` if they conflict."""
+    return DatasetSource(**{item.name: getattr(arguments, item.name) for item in dataclasses.fields(DatasetSource)})
+
+
+def dataset_command_line(source: DatasetSource) -> list[str]:
+    """The options that give a training script the same data as `source`."""
+    return [
+        option
+        for item in dataclasses.fields(DatasetSource)
+        if getattr(source, item.name) is not None
+        for option in (f"--{item.name}", str(getattr(source, item.name)))
+    ]
+
+
 def _documented_arguments(docstring: str) -> dict[str, str]:
     """Maps each argument of a transformers-style `Args:` docstring to its description, on one line."""
     pattern = re.compile(r"^\s{8}(\w+) \(`[^`]*`.*?\):\n((?:\s{12}.*\n?)+)", re.MULTILINE)
@@ -277,6 +284,9 @@ def parse_recipe(
     """Parses `[recipe.yaml ...] [--key value ...]`: recipes set defaults (a later one overrides an earlier one, e.g.
     a model recipe then a preset), the command line overrides them all.
 
+    Data files given on the command line replace the dataset a recipe names (its Hub id too), and a dataset given
+    there replaces a recipe's data files.
+
     Returns one instance of each dataclass, then the run's own recipe: every argument a recipe file names or that
     differs from its default, and those of `ALWAYS_RECORDED`, as given (before `TrainingArguments` post-processing),
     but none of `NEVER_RECORDED`, so that `parse_recipe` takes it back and repeats the run. Unknown keys, in a recipe
@@ -301,12 +311,22 @@ def parse_recipe(
         if unknown:
             parser.error(f"recipe {recipe_path} has unknown keys: {', '.join(unknown)}")
         recipe.update(entries)
+    given_options = {arg.split("=")[0][2:] for arg in args if arg.startswith("--")}
+    for named_here, replaced in ((DATA_FILE_FIELDS, DATASET_FIELDS), (DATASET_FIELDS, DATA_FILE_FIELDS)):
+        if given_options & set(named_here):  # data named on the command line replace the recipe's
+            recipe = {key: value for key, value in recipe.items() if key not in replaced}
     parser.set_defaults(**recipe)
-    instances = parser.parse_args_into_dataclasses(args=args)
+    try:
+        instances = parser.parse_args_into_dataclasses(args=args)
+    except ValueError as error:  # arguments that contradict each other, found by a dataclass
+        parser.error(str(error))
     given = vars(parser.parse_args(args))
     run_recipe = {
         dest: value
         for dest, value in given.items()
         if (dest in recipe or value != defaults[dest] or dest in ALWAYS_RECORDED) and dest not in NEVER_RECORDED
     }
+    # As the dataclass settled them (the dataset a run read when none was named, for one), so the recipe says it.
+    for instance in instances:
+        run_recipe.update({name: getattr(instance, name) for name in ALWAYS_RECORDED if hasattr(instance, name)})
     return (*instances, run_recipe)

@@ -20,7 +20,7 @@ from transformers import (
 from models import LSTMForSequenceClassification, LSTMModel, LSTMSentimentConfig, TruncatingTokenizer
 
 from .arguments import DataArguments
-from .data import LABEL_NAMES
+from .data import label_config
 from .tokenizer import train_word_tokenizer, truncating_tokenizer
 from .training import build_tokenizer_once
 
@@ -48,21 +48,27 @@ def lstm_tokenizer(
 def lstm_builder(
     model_args,
     tokenizer: PreTrainedTokenizerBase,
+    class_names: list[str] | None = None,
     model_class: type[PreTrainedModel] = LSTMForSequenceClassification,
 ) -> ModelBuilder:
-    """LSTM models (classifiers unless `model_class` says otherwise) with the recipe's hyperparameters, overridden by
-    the given ones; the embedding matrix matches the vocabulary actually learned, which may be smaller than the
-    `vocab_size` asked for."""
+    """LSTM models (classifiers of `class_names` unless `model_class` says otherwise) with the recipe's
+    hyperparameters, overridden by the given ones; the embedding matrix matches the vocabulary actually learned,
+    which may be smaller than the `vocab_size` asked for."""
+    labels = label_config(class_names) if class_names else {}
 
     def build(overrides: dict) -> PreTrainedModel:
-        hyperparameters = {**dataclasses.asdict(model_args), **overrides, "vocab_size": len(tokenizer)}
+        hyperparameters = {**dataclasses.asdict(model_args), **overrides, **labels, "vocab_size": len(tokenizer)}
         return model_class(LSTMSentimentConfig(**hyperparameters, pad_token_id=tokenizer.pad_token_id))
 
     return build
 
 
 def pretrained_lstm_builder(
-    pretrained_model_name_or_path: str, model_args, recipe: dict, layers: str = "embeddings_and_lstm"
+    pretrained_model_name_or_path: str,
+    model_args,
+    recipe: dict,
+    class_names: list[str],
+    layers: str = "embeddings_and_lstm",
 ) -> ModelBuilder:
     """Classifiers that start from a folder of `scripts/pretrain.py`: its embeddings and LSTM (or, with `layers`
     "embeddings", its embeddings only), a new head, and the recipe's hyperparameters except what the folder fixes
@@ -80,11 +86,12 @@ def pretrained_lstm_builder(
         )
     hyperparameters = {k: v for k, v in dataclasses.asdict(model_args).items() if k not in fixed}
     if layers == "embeddings_and_lstm":
-        return encoder_builder(pretrained_model_name_or_path, hyperparameters)
+        return encoder_builder(pretrained_model_name_or_path, class_names, hyperparameters)
 
     def build(overrides: dict) -> PreTrainedModel:
         folder_values = {name: getattr(pretrained, name) for name in (*EMBEDDING_ARCHITECTURE, "pad_token_id")}
-        model = LSTMForSequenceClassification(LSTMSentimentConfig(**hyperparameters, **overrides, **folder_values))
+        settings = {**hyperparameters, **overrides, **folder_values, **label_config(class_names)}
+        model = LSTMForSequenceClassification(LSTMSentimentConfig(**settings))
         embeddings = LSTMModel.from_pretrained(pretrained_model_name_or_path).get_input_embeddings()
         model.lstm.get_input_embeddings().weight.data.copy_(embeddings.weight.data)
         return model
@@ -105,17 +112,15 @@ def pretrained_lstm_tokenizer(pretrained_model_name_or_path: str, data_args: Dat
     return truncating_tokenizer(pretrained, data_args.max_length, data_args.truncation, data_args.head_tokens)
 
 
-def encoder_builder(model_name_or_path: str, hyperparameters: dict | None = None) -> ModelBuilder:
-    """The pretrained encoder with a new two-label classification head; `hyperparameters`, then the overrides, go to
-    its config."""
+def encoder_builder(
+    model_name_or_path: str, class_names: list[str], hyperparameters: dict | None = None
+) -> ModelBuilder:
+    """The pretrained encoder with a new classification head for `class_names`; `hyperparameters`, then the
+    overrides, go to its config."""
 
     def build(overrides: dict) -> PreTrainedModel:
         return AutoModelForSequenceClassification.from_pretrained(
-            model_name_or_path,
-            num_labels=len(LABEL_NAMES),
-            id2label=dict(enumerate(LABEL_NAMES)),
-            label2id={label: index for index, label in enumerate(LABEL_NAMES)},
-            **{**(hyperparameters or {}), **overrides},
+            model_name_or_path, **label_config(class_names), **{**(hyperparameters or {}), **overrides}
         )
 
     return build

@@ -24,7 +24,7 @@ from transformers.utils import logging
 from models import VerbalizerConfig
 
 from .baseline import train_tfidf_baseline
-from .data import LABEL_NAMES
+from .data import class_names
 from .evaluation import classification_metrics, match_labels, to_dataset_classes
 from .inference import load_predictor
 from .run_folder import CONFIG_FILE, TEST_PREDICTIONS_FILE, is_finished, read_predictions, read_results
@@ -97,19 +97,21 @@ def inference_speed(folder: str | Path, texts: Sequence[str], device: str) -> fl
     return len(texts) / (time.perf_counter() - started)
 
 
-def test_probabilities(folder: Path, test_labels: np.ndarray, device: str, texts: Sequence[str]) -> tuple:
-    """The folder's test probabilities over the dataset's classes, and where they come from: the run's saved
-    predictions when they are for this split's reviews, else the folder's model run over the split."""
+def test_probabilities(folder: Path, splits: DatasetDict, device: str) -> tuple:
+    """The folder's test probabilities over the dataset's classes (its labels matched by name), and where they come
+    from: the run's saved predictions when they are for this test split's reviews, else the folder's model run over
+    the split."""
+    test_labels, dataset_classes = np.asarray(splits["test"]["label"]), class_names(splits)
     predictions_file = folder / TEST_PREDICTIONS_FILE
     if predictions_file.is_file():
         saved_labels, probabilities, model_labels = read_predictions(predictions_file)
         if np.array_equal(saved_labels, test_labels):
-            mapping = match_labels(model_labels, LABEL_NAMES)
-            return to_dataset_classes(probabilities, mapping, len(LABEL_NAMES)), "saved predictions"
+            mapping = match_labels(model_labels, dataset_classes)
+            return to_dataset_classes(probabilities, mapping, len(dataset_classes)), "saved predictions"
     predictor = load_predictor("model", str(folder), device)
-    mapping = match_labels(predictor.labels, LABEL_NAMES)
-    probabilities = predictor.predict_probabilities(texts, show_progress=True).numpy()
-    return to_dataset_classes(probabilities, mapping, len(LABEL_NAMES)), "model run over the test split"
+    mapping = match_labels(predictor.labels, dataset_classes)
+    probabilities = predictor.predict_probabilities(list(splits["test"]["text"]), show_progress=True).numpy()
+    return to_dataset_classes(probabilities, mapping, len(dataset_classes)), "model run over the test split"
 
 
 def training_seconds(results: dict) -> float:
@@ -128,8 +130,8 @@ def measure_folder(folder: Path, splits: DatasetDict, speed_texts: Sequence[str]
     """One run's row: metrics on the test split, parameters, training time, speed and size."""
     results = read_results(folder)
     labels = np.asarray(splits["test"]["label"])
-    probabilities, source = test_probabilities(folder, labels, device, list(splits["test"]["text"]))
-    metrics = classification_metrics(labels, probabilities)
+    probabilities, source = test_probabilities(folder, splits, device)
+    metrics = classification_metrics(labels, probabilities, class_names(splits))
     return {
         "folder": str(folder),
         "predictions": source,
@@ -153,7 +155,7 @@ def measure_tfidf(splits: DatasetDict, speed_texts: Sequence[str]) -> dict:
     train, validation, test = splits["train"], splits["validation"], splits["test"]
     pipeline, results = train_tfidf_baseline(train["text"], train["label"], validation["text"], validation["label"])
     labels = np.asarray(test["label"])
-    metrics = classification_metrics(labels, pipeline.predict_proba(list(test["text"])))
+    metrics = classification_metrics(labels, pipeline.predict_proba(list(test["text"])), class_names(splits))
     started = time.perf_counter()
     pipeline.predict_proba(list(speed_texts))
     speed = len(speed_texts) / (time.perf_counter() - started)
@@ -222,8 +224,13 @@ def comparison_markdown(report: dict) -> str:
     """The comparison as `scripts/compare.py` writes it to `comparison.md` (and model cards quote it): the setting,
     the command that made it, then the table."""
     sizes = ", ".join(f"{name}={value}" for name, value in report["sizes"].items()) or "all reviews"
+    # Comparisons written before datasets other than IMDB could be compared carved validation from train.
+    own_split = report.get("validation_split")
+    validation = f"the dataset's '{own_split}' split" if own_split else "10% of the training reviews"
+    if report.get("dataset"):
+        sizes = f"{report['dataset']}, {sizes}"
     return (
-        f"Setting: {report['setting']} ({sizes}), seeds {report['seeds']}, validation 10% of the training reviews; "
+        f"Setting: {report['setting']} ({sizes}), seeds {report['seeds']}, validation {validation}; "
         f"speed on {report['device']} with {report['torch_threads']} threads over {report['speed_samples']} test "
         f"reviews.\n\nMade by: `{report['command']}`\n\n" + markdown_table(report["summary"])
     )

@@ -18,9 +18,9 @@ import numpy as np
 from matplotlib.figure import Figure  # not pyplot: no global state, no display backend, files only
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
-from .data import LABEL_NAMES
-
 TRICKY_REVIEWS_FILE = Path(__file__).parent / "tricky_reviews.jsonl"
+# The classes the tricky reviews are labelled with; a model's own labels are matched to them by name.
+TRICKY_REVIEW_CLASSES = ("NEGATIVE", "POSITIVE")
 # Review lengths in words where the length buckets start: IMDB's median review is about 175 words.
 LENGTH_BUCKET_STARTS = (0, 100, 200, 400, 800)
 REPORT_JSON = "evaluation.json"
@@ -36,13 +36,13 @@ QUOTED_CHARACTERS = 400
 
 
 def match_labels(
-    model_labels: Sequence[str], dataset_labels: Sequence[str] = LABEL_NAMES, explicit: Mapping[str, str] = {}
+    model_labels: Sequence[str], dataset_labels: Sequence[str], explicit: Mapping[str, str] = {}
 ) -> list[int]:
     """The dataset class of each of the model's labels, in the model's label order.
 
-    A label maps to a dataset label through `explicit` first, then by name ignoring case, by prefix ("pos" and
-    "POSITIVE"), or as `LABEL_<index>` (the default names of an unnamed head). Raises `ValueError` naming the labels
-    that match nothing, so that no model is scored through a guessed mapping.
+    A label maps to a dataset label through `explicit` first, then by name ignoring case, by prefix either way
+    (IMDB's "pos" and SST-2's "positive"), or as `LABEL_<index>` (the default names of an unnamed head). Raises
+    `ValueError` naming the labels that match nothing, so that no model is scored through a guessed mapping.
     """
     lowered = [name.lower() for name in dataset_labels]
     unknown_targets = sorted(set(explicit.values()) - set(dataset_labels))
@@ -58,8 +58,8 @@ def match_labels(
             mapping.append(list(dataset_labels).index(explicit[label]))
         elif name in lowered:
             mapping.append(lowered.index(name))
-        elif len(name) >= 3 and sum(target.startswith(name) for target in lowered) == 1:
-            mapping.append(next(index for index, target in enumerate(lowered) if target.startswith(name)))
+        elif len(prefixed := [index for index, target in enumerate(lowered) if is_prefix_match(name, target)]) == 1:
+            mapping.append(prefixed[0])
         elif default_index and int(default_index.group(1)) < len(dataset_labels):
             mapping.append(int(default_index.group(1)))
         else:
@@ -76,6 +76,12 @@ def match_labels(
     return mapping
 
 
+def is_prefix_match(name: str, target: str) -> bool:
+    """Whether one label name starts the other, the shorter of three letters at least ("neg", "negative")."""
+    shorter, longer = sorted((name, target), key=len)
+    return len(shorter) >= 3 and longer.startswith(shorter)
+
+
 def to_dataset_classes(model_probabilities: np.ndarray, mapping: Sequence[int], num_classes: int) -> np.ndarray:
     """Probabilities over the dataset's classes: each model label's probability added to its dataset class."""
     probabilities = np.zeros((len(model_probabilities), num_classes))
@@ -84,12 +90,12 @@ def to_dataset_classes(model_probabilities: np.ndarray, mapping: Sequence[int], 
     return probabilities
 
 
-def classification_metrics(
-    labels: np.ndarray, probabilities: np.ndarray, label_names: Sequence[str] = LABEL_NAMES
-) -> dict:
-    """Accuracy, F1 of the positive class (the last), macro F1, ROC-AUC, per-class metrics, confusion matrix.
+def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_names: Sequence[str]) -> dict:
+    """Accuracy, F1 (of the positive class, the last, for two classes; the macro average for more), macro F1,
+    ROC-AUC, per-class metrics, confusion matrix.
 
-    ROC-AUC is over the positive class's probability, and `None` when the labels hold one class only.
+    ROC-AUC is over the positive class's probability, and `None` when the labels hold one class only or there are
+    more than two classes.
     """
     labels = np.asarray(labels)
     predictions = probabilities.argmax(axis=1)
@@ -105,7 +111,7 @@ def classification_metrics(
     return {
         "samples": len(labels),
         "accuracy": float((predictions == labels).mean()),
-        "f1": float(f1[-1]),
+        "f1": float(f1[-1] if len(label_names) == 2 else f1.mean()),
         "macro_f1": float(f1.mean()),
         "roc_auc": float(roc_auc_score(labels, probabilities[:, -1])) if binary else None,
         "per_class": per_class,
@@ -168,7 +174,7 @@ def confident_errors(
     labels: np.ndarray,
     probabilities: np.ndarray,
     texts: Sequence[str],
-    label_names: Sequence[str] = LABEL_NAMES,
+    label_names: Sequence[str],
     count: int = 10,
 ) -> list[dict]:
     """The `count` wrong predictions made with the highest confidence, most confident first, with their text."""
@@ -196,19 +202,20 @@ def load_tricky_reviews(path: str | Path = TRICKY_REVIEWS_FILE) -> list[dict]:
         if not line.strip():
             continue
         review = json.loads(line)
-        if set(review) != {"text", "label", "category"} or review["label"] not in LABEL_NAMES:
+        if set(review) != {"text", "label", "category"} or review["label"] not in TRICKY_REVIEW_CLASSES:
             raise ValueError(
-                f"Line {number} of {path} must have exactly text, label (one of {LABEL_NAMES}) and category."
+                f"Line {number} of {path} must have exactly text, label (one of {TRICKY_REVIEW_CLASSES}) and category."
             )
         reviews.append(review)
     return reviews
 
 
 def tricky_review_results(reviews: Sequence[dict], probabilities: np.ndarray) -> dict:
-    """Each tricky review with its prediction, and accuracy overall and per category."""
+    """Each tricky review with its prediction (`probabilities` over `TRICKY_REVIEW_CLASSES`), and accuracy overall
+    and per category."""
     rows = []
     for review, row_probabilities in zip(reviews, probabilities):
-        predicted = LABEL_NAMES[int(row_probabilities.argmax())]
+        predicted = TRICKY_REVIEW_CLASSES[int(row_probabilities.argmax())]
         rows.append({
             **review,
             "predicted": predicted,
@@ -229,34 +236,37 @@ def evaluation_report(
     labels: np.ndarray,
     probabilities: np.ndarray,
     texts: Sequence[str],
+    label_names: Sequence[str],
     calibration_bins: int = 10,
     error_count: int = 10,
 ) -> dict:
-    """All measurements of one model on one labelled split (probabilities over the dataset's classes)."""
+    """All measurements of one model on one labelled split (probabilities over the dataset's classes, `label_names`
+    in label order)."""
     labels = np.asarray(labels)
     if len(labels) != len(probabilities) or len(labels) != len(texts):
         raise ValueError(f"{len(labels)} labels, {len(probabilities)} predictions and {len(texts)} texts differ.")
     return {
-        **classification_metrics(labels, probabilities),
+        **classification_metrics(labels, probabilities, label_names),
         "calibration": calibration(labels, probabilities, calibration_bins),
         "accuracy_by_length": accuracy_by_length(labels, probabilities, texts),
-        "confident_errors": confident_errors(labels, probabilities, texts, count=error_count),
+        "confident_errors": confident_errors(labels, probabilities, texts, label_names, error_count),
         # Kept for the confidence histogram; small (two numbers per review).
         "confidences": probabilities.max(axis=1).round(6).tolist(),
         "correct": (probabilities.argmax(axis=1) == labels).tolist(),
     }
 
 
-def plot_confusion_matrix(matrix: list[list[int]], path: Path, title: str) -> None:
-    figure = Figure(figsize=(4.5, 4))
+def plot_confusion_matrix(matrix: list[list[int]], label_names: Sequence[str], path: Path, title: str) -> None:
+    side = 2.5 + len(label_names)  # inches: room for each class's cell and name
+    figure = Figure(figsize=(side, side - 0.5))
     axes = figure.subplots()
     values = np.array(matrix)
     axes.imshow(values, cmap="Blues")
     for (row, column), value in np.ndenumerate(values):
         colour = "white" if value > values.max() / 2 else "black"
         axes.text(column, row, f"{value:,}", ha="center", va="center", color=colour)
-    axes.set_xticks(range(len(LABEL_NAMES)), LABEL_NAMES)
-    axes.set_yticks(range(len(LABEL_NAMES)), LABEL_NAMES)
+    axes.set_xticks(range(len(label_names)), label_names)
+    axes.set_yticks(range(len(label_names)), label_names)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)
@@ -338,7 +348,7 @@ def write_report(report: dict, output_dir: str | Path, title: str, log_history: 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     plots = {name: output_dir / file for name, file in PLOT_FILES.items()}
-    plot_confusion_matrix(report["confusion_matrix"], plots["confusion_matrix"], title)
+    plot_confusion_matrix(report["confusion_matrix"], list(report["per_class"]), plots["confusion_matrix"], title)
     plot_reliability_diagram(report["calibration"], plots["reliability_diagram"], title)
     plot_confidence_histogram(report["confidences"], report["correct"], plots["confidence_histogram"], title)
     if not (log_history and plot_training_curves(log_history, plots["training_curves"], title)):
@@ -368,8 +378,10 @@ def markdown_report(report: dict, title: str, plots: Mapping[str, Path]) -> str:
     source = report.get("source", {})
     if source:
         lines += [", ".join(f"{key}: {value}" for key, value in source.items()), ""]
+    label_names = list(report["per_class"])
+    f1_header = "F1 (positive)" if len(label_names) == 2 else "F1 (macro)"
     lines += [
-        "| reviews | accuracy | F1 (positive) | macro F1 | ROC-AUC | ECE |",
+        f"| reviews | accuracy | {f1_header} | macro F1 | ROC-AUC | ECE |",
         "|---:|---:|---:|---:|---:|---:|",
         (
             f"| {report['samples']:,} | {percent(report['accuracy'])} | {percent(report['f1'])} | "
@@ -387,9 +399,9 @@ def markdown_report(report: dict, title: str, plots: Mapping[str, Path]) -> str:
             f"| {name} | {percent(entry['precision'])} | {percent(entry['recall'])} | {percent(entry['f1'])} | "
             f"{entry['support']:,} |"
         )
-    lines += ["", "## Confusion matrix (rows: true, columns: predicted)", "", "| | " + " | ".join(LABEL_NAMES) + " |",
-              "|---|" + "---:|" * len(LABEL_NAMES)]  # fmt: skip
-    for name, row in zip(LABEL_NAMES, report["confusion_matrix"]):
+    lines += ["", "## Confusion matrix (rows: true, columns: predicted)", "", "| | " + " | ".join(label_names) + " |",
+              "|---|" + "---:|" * len(label_names)]  # fmt: skip
+    for name, row in zip(label_names, report["confusion_matrix"]):
         lines.append(f"| {name} | " + " | ".join(f"{value:,}" for value in row) + " |")
     lines += [
         "",

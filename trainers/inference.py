@@ -5,7 +5,7 @@ exactly as a user of the Hub would load it, and labels lists of reviews in lengt
 per batch, with reviews cut at the tokenizer's `model_max_length`. `prediction_records` turns its probabilities into
 the records every entry point prints or returns:
 
-    {"label": "POSITIVE", "score": 0.93, "scores": [{"label": "POSITIVE", "score": 0.93}, ...top_k entries]}
+    {"label": "pos", "score": 0.93, "scores": [{"label": "pos", "score": 0.93}, ...top_k entries]}
 """
 
 import csv

@@ -12,20 +12,24 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .approaches import approach_of, base_model_hub_id, describe_cut, is_pretraining
 from .comparison import comparison_markdown, read_comparison
-from .data import DEFAULT_DATASET
+from .data import DATA_FILE_FIELDS, DEFAULT_DATASET
 from .run_folder import CARD_FILE, read_run
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
 PRETRAINING_TEMPLATE = files("model_cards") / "pretraining_card_template.md"
-DATASET_NAME = "IMDB"
+# The name the model index shows for the default dataset; another dataset is shown by its Hub id.
+DATASET_DISPLAY_NAMES = {DEFAULT_DATASET: "IMDB"}
 # Where all_results.json keeps each split a card reports: the classifier's test split, and a pretraining run's
 # held-out unlabeled reviews, which its `Trainer` evaluated as `eval`.
 RESULTS_PREFIX = {"test": "test", "unsupervised": "eval"}
 
 
-def dataset_hub_id(recipe: dict) -> str:
-    """The Hub id the card names as training data: `dataset_hub_id`, else `dataset_name` if that is not a folder."""
-    hub_id = recipe.get("dataset_hub_id") or recipe["dataset_name"]
+def dataset_hub_id(recipe: dict) -> str | None:
+    """The Hub id the card names as training data: `dataset_hub_id`, else `dataset_name` if that is not a folder;
+    None for a run on local data files that names no Hub dataset (the card names the files instead)."""
+    hub_id = recipe.get("dataset_hub_id") or recipe.get("dataset_name")
+    if hub_id is None:
+        return None
     if Path(hub_id).exists():
         raise ValueError(
             f"The run read its data from the local folder '{hub_id}'; name the Hub dataset it copies with "
@@ -36,24 +40,45 @@ def dataset_hub_id(recipe: dict) -> str:
 
 def published_recipe(recipe: dict) -> dict:
     """The run's recipe as the card shows it, with no path of the training machine: a local dataset or encoder is
-    named by the Hub id it copies (else by the folder's name), and `output_dir` is left out."""
+    named by the Hub id it copies (else by the folder's name), a data file by its name, and `output_dir` is left
+    out."""
     published = {key: value for key, value in recipe.items() if key != "output_dir"}
     published["dataset_name"] = dataset_hub_id(recipe)
+    published.update({key: Path(recipe[key]).name for key in DATA_FILE_FIELDS if recipe.get(key)})
     key = approach_of(recipe).base_model_key
     if key:
         published[key] = base_model_hub_id(recipe) or Path(recipe[key]).name
     return published
 
 
-def eval_results(config: dict, results: dict, dataset_id: str) -> list[EvalResult]:
-    """The `model-index` entries: test accuracy and F1, or a pretraining run's held-out perplexity."""
+def data_description(recipe: dict, dataset_id: str | None) -> dict:
+    """What the card says of the data: the dataset (or files), its configuration, the text and label columns."""
+    return {
+        "dataset_id": dataset_id,
+        "display_name": DATASET_DISPLAY_NAMES.get(dataset_id, dataset_id),
+        "config": recipe.get("dataset_config_name"),
+        "files": [Path(recipe[key]).name for key in DATA_FILE_FIELDS if recipe.get(key)],
+        "text_column": recipe.get("text_column_name", "text"),
+        "label_column": recipe.get("label_column_name", "label"),
+    }
+
+
+def eval_results(config: dict, results: dict, data: dict) -> list[EvalResult]:
+    """The `model-index` entries: test accuracy and F1, or a pretraining run's held-out perplexity; none for a run on
+    local files that names no Hub dataset (the index must name one)."""
+    if data["dataset_id"] is None:
+        return []
+    dataset = {
+        "dataset_type": data["dataset_id"],
+        "dataset_name": data["display_name"],
+        "dataset_config": data["config"],
+    }
     if is_pretraining(config):
         return [
             EvalResult(
                 task_type="text-generation",
                 task_name="Language modelling (forward and backward)",
-                dataset_type=dataset_id,
-                dataset_name=DATASET_NAME,
+                **dataset,
                 dataset_split="unsupervised",
                 metric_type="perplexity",
                 metric_name="Perplexity (held-out unlabeled reviews)",
@@ -64,8 +89,7 @@ def eval_results(config: dict, results: dict, dataset_id: str) -> list[EvalResul
         EvalResult(
             task_type="text-classification",
             task_name="Sentiment classification",
-            dataset_type=dataset_id,
-            dataset_name=DATASET_NAME,
+            **dataset,
             dataset_split="test",
             metric_type=metric,
             metric_name=metric.capitalize() if metric == "accuracy" else metric.upper(),
@@ -82,6 +106,7 @@ def build_model_card(
     `scripts/compare.py` run (its `comparison.json`) if `comparison` is given."""
     config, results, recipe = read_run(folder)
     dataset_id = dataset_hub_id(recipe)
+    data = data_description(recipe, dataset_id)
     repo_id = repo_id or Path(folder).resolve().name
     base_model = base_model_hub_id(recipe)
     pretraining = is_pretraining(config)
@@ -92,10 +117,11 @@ def build_model_card(
         license="apache-2.0",
         library_name="transformers",
         pipeline_tag="feature-extraction" if pretraining else "text-classification",
-        tags=["language-model" if pretraining else "sentiment-analysis", "imdb", config["model_type"]],
-        datasets=[dataset_id],
+        tags=["language-model" if pretraining else "sentiment-analysis", config["model_type"]]
+        + (["imdb"] if dataset_id == DEFAULT_DATASET else []),
+        datasets=[dataset_id] if dataset_id else None,
         metrics=["perplexity"] if pretraining else ["accuracy", "f1"],
-        eval_results=eval_results(config, results, dataset_id),
+        eval_results=eval_results(config, results, data) or None,
     )
     comparison_section = comparison_markdown(read_comparison(comparison)) if comparison else ""
     return ModelCard.from_template(
@@ -107,6 +133,9 @@ def build_model_card(
         revision=revision,
         description=approach_of(recipe).describe(config, recipe),
         dataset_id=dataset_id,
+        data=data,
+        imdb=dataset_id == DEFAULT_DATASET,
+        classes=[config["id2label"][str(index)] for index in range(len(config["id2label"]))],
         results=results,
         recipe=recipe,
         recipe_yaml=yaml.safe_dump(published_recipe(recipe), sort_keys=False),
@@ -122,11 +151,14 @@ def validate_model_card(card: ModelCard, folder: str | Path) -> None:
     and its numbers are those of the folder's `all_results.json`."""
     reparsed = ModelCard(str(card))  # raises on invalid YAML or an invalid model-index
     data = reparsed.data
-    for field in ("license", "language", "pipeline_tag", "library_name", "datasets", "eval_results"):
+    _, results, recipe = read_run(folder)
+    # A run on local files that names no Hub dataset has no dataset to list nor a model index to name it in.
+    names_dataset = dataset_hub_id(recipe) is not None
+    required = ("license", "language", "pipeline_tag", "library_name") + (("datasets", "eval_results") * names_dataset)
+    for field in required:
         if not getattr(data, field, None):
             raise ValueError(f"Model card metadata lacks '{field}'.")
-    _, results, _ = read_run(folder)
-    for result in data.eval_results:
+    for result in data.eval_results or []:
         expected = results[f"{RESULTS_PREFIX[result.dataset_split]}_{result.metric_type}"]
         if result.metric_value != expected:
             raise ValueError(

@@ -27,19 +27,26 @@ from .training import build_tokenizer_once, save_run_folder, software_versions
 def load_pretraining_corpus(data_args: PretrainingDataArguments, seed: int) -> DatasetDict:
     """The pretraining reviews (`train`: labeled training reviews, then unlabeled ones) and the held-out unlabeled
     reviews (`validation`), each a dataset of `text` only."""
+    if data_args.dataset_name is None:
+        raise DatasetValidationError(
+            f"Pretraining reads a dataset's '{UNLABELED_SPLIT}' split of unlabeled reviews; give a dataset_name, "
+            "not data files."
+        )
     labeled = load_sentiment_splits(
-        data_args.dataset_name,
+        data_args,
         validation_fraction=data_args.validation_fraction,
         seed=seed,
         max_train_samples=data_args.max_train_samples,
     )["train"]
     try:
-        unlabeled = load_dataset(data_args.dataset_name, split=UNLABELED_SPLIT)
+        unlabeled = load_dataset(data_args.dataset_name, data_args.dataset_config_name, split=UNLABELED_SPLIT)
     except ValueError as error:
         raise DatasetValidationError(
-            f"Dataset '{data_args.dataset_name}' has no '{UNLABELED_SPLIT}' split of unlabeled reviews."
+            f"Dataset '{data_args.describe()}' has no '{UNLABELED_SPLIT}' split of unlabeled reviews."
         ) from error
-    unlabeled = unlabeled.select_columns(["text"]).shuffle(seed=seed)
+    unlabeled = unlabeled.select_columns([data_args.text_column_name]).shuffle(seed=seed)
+    if data_args.text_column_name != "text":
+        unlabeled = unlabeled.rename_column(data_args.text_column_name, "text")
     held_out = data_args.lm_validation_samples
     wanted = held_out + (data_args.max_unlabeled_samples or len(unlabeled) - held_out)
     if not 0 < held_out < wanted <= len(unlabeled):

@@ -47,7 +47,7 @@ def load_splits(data_args: DataArguments, args: TrainingArguments) -> DatasetDic
     """Seeds everything and loads the run's train/validation/test splits (the split follows the seed)."""
     set_seed(args.seed)
     return load_sentiment_splits(
-        data_args.dataset_name,
+        data_args,
         validation_fraction=data_args.validation_fraction,
         seed=args.seed,
         max_train_samples=data_args.max_train_samples,

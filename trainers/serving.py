@@ -341,7 +341,8 @@ def create_app(predictors: Sequence[SentimentPredictor], api_keys: Sequence[str]
 
     app = FastAPI(
         title="IMDB sentiment API",
-        description=f"Labels movie reviews as NEGATIVE or POSITIVE. Send your key in the `{API_KEY_HEADER}` header.",
+        description=f"Labels movie reviews with each model's classes (`/models` lists them). Send your key in the "
+        f"`{API_KEY_HEADER}` header.",
         lifespan=lifespan,
     )
     # RequestGuard checks the key before the body is read; this declaration puts the scheme in the OpenAPI docs.

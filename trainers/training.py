@@ -122,12 +122,14 @@ def logits_of(prediction: EvalPrediction | PredictionOutput) -> np.ndarray:
     return prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
 
 
-def make_compute_metrics():
-    """`compute_metrics` for `Trainer`: accuracy, precision, recall and F1 from the logits' argmax."""
+def make_compute_metrics(num_classes: int = 2):
+    """`compute_metrics` for `Trainer`: accuracy, precision, recall and F1 (of the positive class for two classes,
+    macro averages for more) from the logits' argmax."""
     metric = load_sentiment_metrics()
 
     def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
-        return metric.compute(predictions=np.argmax(logits_of(prediction), axis=-1), references=prediction.label_ids)
+        predictions = np.argmax(logits_of(prediction), axis=-1)
+        return metric.compute(predictions=predictions, references=prediction.label_ids, num_classes=num_classes)
 
     return compute_metrics
 
@@ -176,7 +178,7 @@ def build_trainer(
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
         data_collator=data_collator or DataCollatorWithPadding(tokenizer),
-        compute_metrics=make_compute_metrics(),
+        compute_metrics=make_compute_metrics(len(tokenized["validation"].features["label"].names)),
         callbacks=callbacks,
     )
 
@@ -221,6 +223,8 @@ def train_and_evaluate(
     }
     eval_metrics = trainer.evaluate(tokenized["validation"], metric_key_prefix="eval")
     eval_metrics["eval_samples"] = len(tokenized["validation"])
+    # The dataset split validation came from: the training split's name when it was carved from it.
+    eval_metrics["eval_split"] = str(tokenized["validation"].split)
     # `predict`, not `evaluate`: the test split must not reach callbacks such as early stopping.
     test_output = predict_in_order(trainer, tokenized["test"])
     test_metrics = {**test_output.metrics, "test_samples": len(tokenized["test"])}

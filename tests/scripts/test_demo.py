@@ -83,21 +83,21 @@ def test_a_typed_review_is_labelled_on_the_page(demo_url, page, lstm_pipeline, i
     texts = list(imdb_splits["test"]["text"])
     scores = pipeline_scores(lstm_pipeline, texts)
     # A review the model calls positive and one it calls negative, so the label on the page has to change.
-    positive, positive_scores = next((t, s) for t, s in zip(texts, scores) if s["POSITIVE"] > 0.8)
-    negative, negative_scores = next((t, s) for t, s in zip(texts, scores) if s["NEGATIVE"] > 0.8)
+    positive, positive_scores = next((t, s) for t, s in zip(texts, scores) if s["pos"] > 0.8)
+    negative, negative_scores = next((t, s) for t, s in zip(texts, scores) if s["neg"] > 0.8)
 
     page.goto(demo_url)
     assert page.get_by_label("Model").input_value() == "lstm"
     page.get_by_label("Review").fill(positive)
     page.get_by_role("button", name="Classify").click()
     label, percentages = shown_result(page, positive_scores)
-    assert label == "POSITIVE"
+    assert label == "pos"
     assert percentages == {name: f"{round(100 * value)}%" for name, value in positive_scores.items()}
     save_screenshot(page, tmp_path / "demo-typed-review.png")
 
     page.get_by_label("Review").fill(negative)
     page.get_by_role("button", name="Classify").click()
-    assert shown_result(page, negative_scores)[0] == "NEGATIVE"
+    assert shown_result(page, negative_scores)[0] == "neg"
 
     # A tricky example from the list fills the box and is labelled as the model labels it.
     page.get_by_text(TRICKY_EXAMPLE).click()

@@ -51,7 +51,7 @@ def test_predictions_of_other_reviews_and_bad_label_maps_are_refused(trained_lst
                             "--predictions", trained_lstm_folder / "test_predictions.csv", "--output_dir", tmp_path)  # fmt: skip
     assert other_subset.returncode != 0 and "another split, subset or seed" in other_subset.stderr
     bad_map = evaluate(trained_lstm_folder, "--dataset_name", imdb_dataset, "--max_samples", 20,
-                       "--label_map", "NEGATIVE", "--output_dir", tmp_path)  # fmt: skip
+                       "--label_map", "neg", "--output_dir", tmp_path)  # fmt: skip
     assert bad_map.returncode != 0 and "MODEL_LABEL=DATASET_LABEL" in bad_map.stderr
     missing = evaluate(tmp_path / "no-such-model", "--dataset_name", imdb_dataset, "--output_dir", tmp_path)
     assert missing.returncode != 0 and missing.stderr.startswith("error:")

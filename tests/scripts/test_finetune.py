@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import ModelCard
 
-from ..conftest import MINILM_HUB_ID, load_folder_without_project
+from ..conftest import IMDB_CLASSES, MINILM_HUB_ID, load_folder_without_project
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ def test_finetuned_folder_labels_reviews_in_a_fresh_process(
     state = json.loads((output_dir / "trainer_state.json").read_text())
     assert state["global_step"] == 6 and state["train_batch_size"] == 8
     config = json.loads((output_dir / "config.json").read_text())
-    assert config["model_type"] == model_type and config["id2label"] == {"0": "NEGATIVE", "1": "POSITIVE"}
+    assert config["model_type"] == model_type and config["id2label"] == {"0": "neg", "1": "pos"}
     assert json.loads((output_dir / "tokenizer_config.json").read_text())["model_max_length"] == 128
 
     texts = list(imdb_splits["test"]["text"][:16])
@@ -38,4 +38,4 @@ def test_finetuned_folder_labels_reviews_in_a_fresh_process(
     seen = load_folder_without_project(output_dir, texts, long_review, tmp_path)
     assert seen["pipeline_labels"] == seen["model_labels"] and len(seen["pipeline_labels"]) == 16
     assert seen["long_review_tokens_after_truncation"] == seen["model_max_length"] == 128
-    assert sorted(score["label"] for score in seen["long_review_scores"]) == ["NEGATIVE", "POSITIVE"]
+    assert sorted(score["label"] for score in seen["long_review_scores"]) == IMDB_CLASSES

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ..conftest import PROJECT_ROOT, one_line_reviews, pipeline_scores
+from ..conftest import IMDB_CLASSES, PROJECT_ROOT, one_line_reviews, pipeline_scores
 
 PREDICT_SCRIPT = PROJECT_ROOT / "scripts" / "predict.py"
 
@@ -150,7 +150,7 @@ def test_chunked_prediction_of_a_5000_word_review_from_the_command_line(trained_
     completed = run_predict("--model", trained_lstm_folder, "--chunk_overlap", "32", "--top_k", "2", long_review)
     assert completed.returncode == 0, completed.stderr
     (record,) = [json.loads(line) for line in completed.stdout.splitlines()]
-    assert record["label"] in ("NEGATIVE", "POSITIVE")
+    assert record["label"] in IMDB_CLASSES
     assert sum(entry["score"] for entry in record["scores"]) == pytest.approx(1.0, abs=1e-5)
     refused = run_predict("--model", trained_lstm_folder, "--chunk_overlap", "999", long_review)
     assert refused.returncode == 1 and "chunk_overlap must be at least 0" in refused.stderr

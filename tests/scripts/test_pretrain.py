@@ -22,6 +22,7 @@ from trainers.training import build_trainer
 
 from ..conftest import (
     HELPERS,
+    IMDB_CLASSES,
     PROJECT_ROOT,
     TRAIN_SCRIPT,
     assert_card_lists_versions,
@@ -120,7 +121,7 @@ def test_pretraining_real_reviews_lowers_validation_perplexity(imdb_dataset, tmp
     tokenizer = pretraining_tokenizer(corpus, data_args, 2000, args)
     segments = pack_reviews(corpus, tokenizer, data_args.segment_length, args)
     model_args = LSTMArguments(embedding_dim=32, hidden_size=32, num_sampled_negatives=128, embedding_dropout=0.0)
-    model = lstm_builder(model_args, tokenizer, LSTMForPreTraining)({})
+    model = lstm_builder(model_args, tokenizer, model_class=LSTMForPreTraining)({})
     trainer = build_pretraining_trainer(model, args, segments, tokenizer)
     before = trainer.evaluate()
     trainer.train()
@@ -228,14 +229,17 @@ def test_classifier_trained_from_the_pretraining_folder(pretrained_folder, imdb_
 def test_a_classifier_can_take_the_pretrained_embeddings_only(pretrained_folder):
     model_args = LSTMArguments(hidden_size=16, pooling="attention")
     with pytest.raises(ValueError, match="hidden_size=16 \\(the folder has 32\\)"):
-        pretrained_lstm_builder(str(pretrained_folder), model_args, {"hidden_size": 16})
-    model = pretrained_lstm_builder(str(pretrained_folder), model_args, {"hidden_size": 16}, "embeddings")({})
+        pretrained_lstm_builder(str(pretrained_folder), model_args, {"hidden_size": 16}, IMDB_CLASSES)
+    model = pretrained_lstm_builder(
+        str(pretrained_folder), model_args, {"hidden_size": 16}, IMDB_CLASSES, "embeddings"
+    )({})
     pretrained = LSTMForPreTraining.from_pretrained(pretrained_folder)
     assert torch.equal(model.lstm.embeddings.weight, pretrained.lstm.embeddings.weight)
     assert model.config.hidden_size == 16 and model.config.pooling == "attention"
+    assert model.config.id2label == {0: "neg", 1: "pos"}
     refused = {"embedding_dim": 64}
     with pytest.raises(ValueError, match="embedding_dim=64 \\(the folder has 32\\)"):
-        pretrained_lstm_builder(str(pretrained_folder), model_args, refused, "embeddings")
+        pretrained_lstm_builder(str(pretrained_folder), model_args, refused, IMDB_CLASSES, "embeddings")
 
 
 def test_compare_trains_the_pretrained_lstm_from_the_folder_it_is_given(pretrained_folder, imdb_dataset, tmp_path):
@@ -280,7 +284,7 @@ def test_pretrained_layers_can_learn_more_slowly_than_the_head(pretrained_folder
     model = AutoModelForSequenceClassification.from_pretrained(pretrained_folder, num_labels=2)
     tokenizer = AutoTokenizer.from_pretrained(pretrained_folder, trust_remote_code=True)
     args = small_training_args(tmp_path, base_model_learning_rate_ratio=0.1, learning_rate=1e-3, weight_decay=0.01)
-    trainer = build_trainer(model, args, {"train": None, "validation": None}, tokenizer)
+    trainer = build_trainer(model, args, imdb_splits, tokenizer)
     optimizer = trainer.create_optimizer()
     rates = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
     assert len(rates) == sum(1 for _ in model.parameters())  # every parameter once

@@ -24,7 +24,7 @@ from models import LSTMForSequenceClassification
 from trainers.inference import SentimentPredictor, UnencodableReviewError, load_predictor
 from trainers.serving import MicroBatcher, ServingLimits, create_app, free_loopback_port, running_server
 
-from ..conftest import PROJECT_ROOT, pipeline_scores
+from ..conftest import IMDB_CLASSES, PROJECT_ROOT, pipeline_scores
 
 SERVE_SCRIPT = PROJECT_ROOT / "scripts" / "serve.py"
 ENV_KEYS, FILE_KEY = ("env-key-one", "env-key-two"), "file-key"
@@ -87,16 +87,16 @@ def test_real_reviews_get_the_models_own_labels_and_scores(server, lstm_pipeline
     for prediction, scores in zip(predictions, expected):
         assert prediction["label"] == max(scores, key=scores.get)
         assert {entry["label"]: entry["score"] for entry in prediction["scores"]} == pytest.approx(scores, abs=1e-5)
-    accuracy = sum(p["label"] == ("NEGATIVE", "POSITIVE")[label] for p, label in zip(predictions, gold)) / len(gold)
+    accuracy = sum(p["label"] == IMDB_CLASSES[label] for p, label in zip(predictions, gold)) / len(gold)
     assert accuracy > 0.6, f"accuracy {accuracy:.3f} on 200 real test reviews"
 
     # One review at a time, with the default model: a clear positive and a clear negative the model gets right.
     confident = [
-        (text, ("NEGATIVE", "POSITIVE")[label])
+        (text, IMDB_CLASSES[label])
         for text, label, scores in zip(texts, gold, expected)
-        if scores[("NEGATIVE", "POSITIVE")[label]] > 0.9
+        if scores[IMDB_CLASSES[label]] > 0.9
     ]
-    for wanted in ("POSITIVE", "NEGATIVE"):
+    for wanted in reversed(IMDB_CLASSES):
         text = next(text for text, label in confident if label == wanted)
         answer = server.post({"text": text}).json()
         assert answer["model"] == "lstm" and answer["prediction"]["label"] == wanted
@@ -153,7 +153,7 @@ def test_keys_are_required_except_for_health_and_docs(server):
 
     models = httpx.get(f"{server.url}/models", headers={"x-api-key": FILE_KEY}).json()
     assert models["default"] == "lstm" and [m["name"] for m in models["models"]] == ["lstm", "untrained"]
-    assert models["models"][0]["labels"] == ["NEGATIVE", "POSITIVE"] and models["models"][0]["max_length"] == 256
+    assert models["models"][0]["labels"] == IMDB_CLASSES and models["models"][0]["max_length"] == 256
 
 
 def chunked(body: bytes):

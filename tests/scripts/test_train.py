@@ -10,7 +10,7 @@ from trainers.arguments import SentimentTrainingArguments
 from trainers.tokenizer import train_word_tokenizer
 from trainers.training import build_trainer, tokenize_splits, train_and_evaluate
 
-from ..conftest import LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT, load_folder_without_project
+from ..conftest import IMDB_CLASSES, LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT, load_folder_without_project
 
 
 def train_small_lstm(splits, output_dir, seed=0, epochs=3):
@@ -58,7 +58,7 @@ def test_output_folder_is_hub_ready_with_metrics(trained_lstm_folder):
     assert not [name for name in files if name.endswith((".bin", ".pt", ".pth", ".pkl"))], "no pickles"
     config = json.loads((trained_lstm_folder / "config.json").read_text())
     assert config["auto_map"]["AutoModelForSequenceClassification"] == "modeling_lstm.LSTMForSequenceClassification"
-    assert config["id2label"] == {"0": "NEGATIVE", "1": "POSITIVE"}
+    assert config["id2label"] == {"0": "neg", "1": "pos"}
 
     results = json.loads((trained_lstm_folder / "all_results.json").read_text())
     assert (results["train_samples"], results["eval_samples"], results["test_samples"]) == (1800, 200, 300)
@@ -77,14 +77,14 @@ def test_fresh_process_without_the_project_labels_real_reviews(trained_lstm_fold
     assert seen["project_importable"] is False
     assert seen["model_class_module"].startswith("transformers_modules.")
     assert seen["pipeline_labels"] == seen["model_labels"]
-    expected = [("NEGATIVE", "POSITIVE")[label] for label in labels]
+    expected = [IMDB_CLASSES[label] for label in labels]
     accuracy = sum(p == e for p, e in zip(seen["pipeline_labels"], expected)) / len(expected)
     assert accuracy > 0.6, f"accuracy {accuracy:.3f} on 200 real test reviews"
 
     assert seen["long_review_words"] == 5000
     assert seen["long_review_tokens_after_truncation"] == seen["model_max_length"] == 256
     for scores in (seen["long_review_scores"], seen["long_review_scores_untruncated"]):
-        assert sorted(s["label"] for s in scores) == ["NEGATIVE", "POSITIVE"]
+        assert sorted(s["label"] for s in scores) == IMDB_CLASSES
         assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-5)
 
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 import yaml
 
-from ..conftest import PROJECT_ROOT, VERBALIZER_RECIPE, VERBALIZER_SCRIPT, load_folder_without_project
+from ..conftest import IMDB_CLASSES, PROJECT_ROOT, VERBALIZER_RECIPE, VERBALIZER_SCRIPT, load_folder_without_project
 
 
 @pytest.fixture(params=["mlp", "mlm"])
@@ -54,14 +54,14 @@ def test_fresh_process_without_the_project_labels_raw_reviews(trained_verbalizer
     assert seen["project_importable"] is False
     assert seen["model_class_module"].startswith("transformers_modules.")
     assert seen["pipeline_labels"] == seen["model_labels"]
-    assert set(seen["pipeline_labels"]) <= {"NEGATIVE", "POSITIVE"}
+    assert set(seen["pipeline_labels"]) <= set(IMDB_CLASSES)
 
     # The pipeline's tokenizer, given the raw 5,000-word review, ends it with the template (and [SEP]).
     config = read_config(trained_verbalizer_folder)
     ending = config["template_token_ids"] + [config["encoder_config"]["sep_token_id"]]
     assert seen["long_review_last_token_ids"][-len(ending) :] == ending
     for scores in (seen["long_review_scores"], seen["long_review_scores_untruncated"]):
-        assert sorted(s["label"] for s in scores) == ["NEGATIVE", "POSITIVE"]
+        assert sorted(s["label"] for s in scores) == IMDB_CLASSES
         assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-5)
     # The model cuts every review to its max_length itself, so truncation by the tokenizer changes nothing.
     assert seen["long_review_scores"] == seen["long_review_scores_untruncated"]

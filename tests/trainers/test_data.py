@@ -3,7 +3,9 @@ from collections import Counter
 import pytest
 from datasets import Dataset
 
-from trainers.data import DatasetValidationError, load_sentiment_splits
+from trainers.data import DatasetSource, DatasetValidationError, class_names, label_config, load_sentiment_splits
+
+from ..conftest import IMDB_CLASSES, SST2_CLASSES
 
 
 def test_validation_split_is_stratified_seeded_and_disjoint(imdb_dataset):
@@ -13,7 +15,7 @@ def test_validation_split_is_stratified_seeded_and_disjoint(imdb_dataset):
     positives = sum(splits["train"]["label"]) + sum(splits["validation"]["label"])
     assert abs(sum(splits["validation"]["label"]) - positives / 10) <= 1
     assert not set(splits["train"]["text"]) & set(splits["validation"]["text"])
-    assert splits["train"].features["label"].names == ["NEGATIVE", "POSITIVE"]
+    assert splits["train"].features["label"].names == IMDB_CLASSES
 
     again = load_sentiment_splits(imdb_dataset, validation_fraction=0.1, seed=3, max_train_samples=1000)
     assert list(again["validation"]["text"]) == list(splits["validation"]["text"])
@@ -40,7 +42,6 @@ GOOD = {"text": ["good film", "bad film", "great", "awful"], "label": [1, 0, 1, 
 BAD = {
     "no text": {"review": GOOD["text"], "label": GOOD["label"]},
     "no label": {"text": GOOD["text"], "stars": [5, 1, 4, 2]},
-    "three labels": {"text": GOOD["text"], "label": [0, 1, 2, 1]},
     "numbers as text": {"text": [1, 2, 3, 4], "label": GOOD["label"]},
     "one class": {"text": GOOD["text"], "label": [1, 1, 1, 1]},
 }
@@ -49,9 +50,9 @@ BAD = {
 @pytest.mark.parametrize(
     "train, test, message",
     [
-        (BAD["no text"], BAD["no text"], "'train' split has no 'text' column"),
+        (BAD["no text"], BAD["no text"], "'train' split has no 'text' column .*--text_column_name"),
         (BAD["no label"], BAD["no label"], "'train' split has no 'label' column"),
-        (BAD["three labels"], GOOD, r"must hold 0 \(negative\) and 1 \(positive\) only; found \[0, 1, 2\]"),
+        (GOOD, {"text": ["fine"], "label": [7]}, r"'test' split has labels the training split does not: \['7'\]"),
         (BAD["numbers as text"], BAD["numbers as text"], "'text' column of the 'train' split holds int64"),
         (GOOD, {"text": [], "label": []}, "'test' split of '.*' is empty"),
         (BAD["one class"], GOOD, "one class only"),
@@ -70,3 +71,75 @@ def test_asking_for_more_reviews_than_exist_is_an_error(tmp_path):
         load_sentiment_splits(folder, max_train_samples=10)
     with pytest.raises(ValueError, match="validation_fraction"):
         load_sentiment_splits(folder, validation_fraction=1.5)
+
+
+def test_sst2_is_read_by_its_column_name_with_its_own_validation_split(sst2_dataset):
+    source = DatasetSource(dataset_name=sst2_dataset, text_column_name="sentence")
+    splits = load_sentiment_splits(source, seed=0, max_train_samples=500)
+    assert (len(splits["train"]), len(splits["validation"]), len(splits["test"])) == (500, 872, 1821)
+    assert splits["validation"].split == "validation" and splits["train"].features["label"].names == SST2_CLASSES
+    with pytest.raises(DatasetValidationError, match="no 'text' column .*'sentence'"):
+        load_sentiment_splits(sst2_dataset)
+    # Named splits: the validation split as test, and validation carved from train.
+    swapped = DatasetSource(dataset_name=sst2_dataset, text_column_name="sentence", test_split_name="validation",
+                            validation_split_name="nonexistent")  # fmt: skip
+    with pytest.raises(DatasetValidationError, match="no 'nonexistent' split to choose checkpoints on"):
+        load_sentiment_splits(swapped)
+
+
+def test_three_classes_keep_their_names_and_stratified_carving(tweet_dataset):
+    splits = load_sentiment_splits(tweet_dataset, seed=0, max_train_samples=900, max_test_samples=300)
+    assert splits["train"].features["label"].names == ["negative", "neutral", "positive"]
+    assert set(splits["test"]["label"]) == {0, 1, 2} and len(splits["validation"]) == 2000
+    assert class_names(splits) == ["negative", "neutral", "positive"]
+    assert label_config(class_names(splits))["id2label"] == {0: "negative", 1: "neutral", 2: "positive"}
+
+
+def test_csv_files_with_their_own_columns_and_string_labels(tmp_path, imdb_splits):
+    rows = imdb_splits["train"].select(range(60))
+    words = ["awful", "great"]
+    for name, split in {"train": rows.select(range(40)), "test": rows.select(range(40, 60))}.items():
+        Dataset.from_dict(
+            {"review": split["text"], "verdict": [words[label] for label in split["label"]], "stars": [3] * len(split)}
+        ).to_csv(str(tmp_path / f"{name}.csv"), index=False)
+    source = DatasetSource(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv"),
+                           text_column_name="review", label_column_name="verdict")  # fmt: skip
+    splits = load_sentiment_splits(source, validation_fraction=0.25, seed=0)
+    assert splits["train"].features["label"].names == ["awful", "great"]
+    assert (len(splits["train"]), len(splits["validation"]), len(splits["test"])) == (30, 10, 20)
+    assert list(splits["test"]["text"]) == list(rows["text"][40:]) and list(splits["test"]["label"]) == list(
+        rows["label"][40:]
+    )
+
+
+def test_rows_without_a_label_are_refused_naming_the_split_and_count(tmp_path):
+    Dataset.from_dict(
+        {"text": GOOD["text"] * 2, "label": ["good", None, "bad", None, "good", "bad", "", "bad"]}
+    ).to_csv(str(tmp_path / "train.csv"), index=False)
+    with pytest.raises(DatasetValidationError, match="'train' split has 3 of 8 rows without a label"):
+        load_sentiment_splits(
+            DatasetSource(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "train.csv"))
+        )
+    glue_style = {"text": GOOD["text"], "label": [0, 1, -1, 1]}  # GLUE hides test labels as -1
+    folder = write_dataset(tmp_path / "hidden", GOOD, glue_style)
+    with pytest.raises(DatasetValidationError, match="'test' split has 1 of 4 rows without a label"):
+        load_sentiment_splits(folder)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"dataset_name": "x", "train_file": "t.csv"}, "not both"),
+        ({"test_file": "t.csv"}, "need a train_file"),
+    ],
+)
+def test_conflicting_sources_are_refused(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        DatasetSource(**arguments)
+
+
+def test_files_of_unknown_or_mixed_formats_are_refused(tmp_path):
+    with pytest.raises(DatasetValidationError, match="must end in .csv"):
+        load_sentiment_splits(DatasetSource(train_file="reviews.xlsx", test_file="reviews.xlsx"))
+    with pytest.raises(DatasetValidationError, match="share one format"):
+        load_sentiment_splits(DatasetSource(train_file="a.csv", test_file="b.parquet"))

@@ -22,12 +22,13 @@ from trainers.evaluation import (
 LABELS = np.array([0, 0, 0, 0, 1, 1, 1, 1])
 POSITIVE = np.array([0.1, 0.35, 0.65, 0.25, 0.95, 0.75, 0.3, 0.85])
 PROBABILITIES = np.column_stack([1 - POSITIVE, POSITIVE])
+CLASSES = ["NEGATIVE", "POSITIVE"]
 # Four short reviews (5 words) and four of 150 words.
 TEXTS = ["one two three four five"] * 4 + [" ".join(["word"] * 150)] * 4
 
 
 def test_metrics_equal_hand_computed_values():
-    metrics = classification_metrics(LABELS, PROBABILITIES)
+    metrics = classification_metrics(LABELS, PROBABILITIES, CLASSES)
     assert metrics["accuracy"] == 0.75
     assert metrics["confusion_matrix"] == [[3, 1], [1, 3]]
     for name in ("NEGATIVE", "POSITIVE"):
@@ -38,7 +39,7 @@ def test_metrics_equal_hand_computed_values():
 
 
 def test_roc_auc_is_none_for_one_class():
-    assert classification_metrics(LABELS[:4], PROBABILITIES[:4])["roc_auc"] is None
+    assert classification_metrics(LABELS[:4], PROBABILITIES[:4], CLASSES)["roc_auc"] is None
 
 
 def test_expected_calibration_error_equals_hand_computed_value():
@@ -58,7 +59,7 @@ def test_errors_by_length_and_most_confident_errors():
         ("0-99", 4, 1), ("100-199", 4, 1), ("200-399", 0, 0)
     ]  # fmt: skip
     assert buckets[-1]["words"] == "800+" and buckets[-1]["accuracy"] is None
-    errors = confident_errors(LABELS, PROBABILITIES, TEXTS)
+    errors = confident_errors(LABELS, PROBABILITIES, TEXTS, CLASSES)
     assert [(error["index"], error["label"], error["predicted"]) for error in errors] == [
         (6, "POSITIVE", "NEGATIVE"), (2, "NEGATIVE", "POSITIVE")
     ]  # fmt: skip
@@ -75,22 +76,32 @@ def test_errors_by_length_and_most_confident_errors():
     ],
 )
 def test_model_labels_are_matched_by_name(model_labels, expected):
-    assert match_labels(model_labels) == expected
+    assert match_labels(model_labels, CLASSES) == expected
+
+
+def test_labels_of_one_dataset_are_matched_to_another_by_prefix_either_way():
+    assert match_labels(["neg", "pos"], ["negative", "positive"]) == [0, 1]  # an IMDB model on SST-2
+    assert match_labels(["negative", "positive"], ["neg", "pos"]) == [0, 1]  # an SST-2 model on IMDB
+    with pytest.raises(ValueError, match="'neutral'"):  # a three-class model on a two-class dataset
+        match_labels(["negative", "neutral", "positive"], ["neg", "pos"])
 
 
 def test_unmatched_labels_are_refused_unless_mapped():
     with pytest.raises(ValueError, match="--label_map 1 star=DATASET_LABEL"):
-        match_labels(["1 star", "5 stars"])
-    assert match_labels(["1 star", "5 stars"], explicit={"1 star": "NEGATIVE", "5 stars": "POSITIVE"}) == [0, 1]
+        match_labels(["1 star", "5 stars"], CLASSES)
+    assert match_labels(["1 star", "5 stars"], CLASSES, explicit={"1 star": "NEGATIVE", "5 stars": "POSITIVE"}) == [
+        0,
+        1,
+    ]
     with pytest.raises(ValueError, match="maps to \\['POSITIVE'\\]"):
-        match_labels(["negative", "neutral"], explicit={"neutral": "NEGATIVE"})
+        match_labels(["negative", "neutral"], CLASSES, explicit={"neutral": "NEGATIVE"})
     with pytest.raises(ValueError, match="dataset labels \\['GOOD'\\]"):
-        match_labels(["a", "b"], explicit={"a": "GOOD"})
+        match_labels(["a", "b"], CLASSES, explicit={"a": "GOOD"})
 
 
 def test_three_model_labels_add_up_into_the_dataset_classes():
     model_probabilities = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])  # negative, neutral, positive
-    mapping = match_labels(["negative", "neutral", "positive"], explicit={"neutral": "NEGATIVE"})
+    mapping = match_labels(["negative", "neutral", "positive"], CLASSES, explicit={"neutral": "NEGATIVE"})
     np.testing.assert_allclose(to_dataset_classes(model_probabilities, mapping, 2), [[0.7, 0.3], [0.7, 0.3]])
 
 
@@ -116,7 +127,7 @@ def test_a_malformed_tricky_review_is_refused(tmp_path):
 
 
 def test_report_files_and_plots_are_written(tmp_path):
-    report = evaluation_report(LABELS, PROBABILITIES, TEXTS, calibration_bins=5)
+    report = evaluation_report(LABELS, PROBABILITIES, TEXTS, CLASSES, calibration_bins=5)
     history = [
         {"loss": 0.7, "step": 10, "epoch": 0.5}, {"eval_loss": 0.6, "eval_accuracy": 0.7, "step": 20, "epoch": 1.0},
         {"loss": 0.5, "step": 30, "epoch": 1.5}, {"eval_loss": 0.5, "eval_accuracy": 0.8, "step": 40, "epoch": 2.0},
@@ -133,6 +144,24 @@ def test_report_files_and_plots_are_written(tmp_path):
     assert "![reliability diagram](reliability_diagram.png)" in markdown
     # Without validation entries in the history there are no training curves.
     assert "training_curves" not in write_report(report, tmp_path / "again", title="x", log_history=history[:1])
+
+
+def test_three_classes_get_macro_figures_a_per_class_table_and_a_three_by_three_matrix(tmp_path):
+    classes = ["negative", "neutral", "positive"]
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    probabilities = np.array([
+        [0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.6, 0.3], [0.1, 0.3, 0.6], [0.1, 0.2, 0.7], [0.2, 0.1, 0.7],
+    ])  # fmt: skip
+    report = evaluation_report(labels, probabilities, ["a short text"] * 6, classes, calibration_bins=5)
+    assert report["confusion_matrix"] == [[1, 1, 0], [0, 1, 1], [0, 0, 2]]
+    # Per class F1: negative 2/3, neutral 1/2, positive 4/5; F1 is their mean for three classes.
+    assert report["f1"] == report["macro_f1"] == pytest.approx((2 / 3 + 1 / 2 + 4 / 5) / 3)
+    assert report["roc_auc"] is None and list(report["per_class"]) == classes
+    plots = write_report(report, tmp_path, title="three classes")
+    markdown = (tmp_path / "evaluation.md").read_text()
+    assert "| reviews | accuracy | F1 (macro) |" in markdown and "| | negative | neutral | positive |" in markdown
+    assert "| neutral | 0 | 1 | 1 |" in markdown
+    assert imread(plots["confusion_matrix"]).shape[1] > imread(plots["reliability_diagram"]).shape[1]
 
 
 def test_tfidf_baseline_chooses_c_on_validation_and_beats_chance(imdb_splits):

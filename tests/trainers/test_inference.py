@@ -29,7 +29,7 @@ def test_predictor_agrees_with_the_pipeline_on_real_reviews_in_any_batch_size(pr
         probabilities = predictor.predict_probabilities(texts, batch_size=batch_size)
         # Length-sorted batching must hand each review back its own row.
         for row, scores in zip(probabilities.tolist(), expected):
-            assert row == pytest.approx([scores["NEGATIVE"], scores["POSITIVE"]], abs=1e-5)
+            assert row == pytest.approx([scores["neg"], scores["pos"]], abs=1e-5)
 
 
 def test_long_reviews_are_truncated_at_the_model_max_length(predictor, lstm_pipeline, imdb_splits):
@@ -39,9 +39,9 @@ def test_long_reviews_are_truncated_at_the_model_max_length(predictor, lstm_pipe
     truncated = pipeline_scores(lstm_pipeline, [long_review])[0]
     by_default = {entry["label"]: entry["score"] for entry in lstm_pipeline(long_review, top_k=None)}
     whole = {entry["label"]: entry["score"] for entry in lstm_pipeline(long_review, top_k=None, truncation=False)}
-    assert probabilities == pytest.approx([truncated["NEGATIVE"], truncated["POSITIVE"]], abs=1e-5)
+    assert probabilities == pytest.approx([truncated["neg"], truncated["pos"]], abs=1e-5)
     assert by_default == pytest.approx(truncated, abs=1e-6)  # the folder's own pipeline class truncates by default
-    assert probabilities != pytest.approx([whole["NEGATIVE"], whole["POSITIVE"]], abs=1e-3)  # truncation mattered
+    assert probabilities != pytest.approx([whole["neg"], whole["pos"]], abs=1e-3)  # truncation mattered
 
 
 def test_chunked_prediction_averages_overlapping_windows_of_a_5000_word_review(predictor, imdb_splits):

@@ -123,7 +123,7 @@ def test_usage_snippets_run_as_written_against_the_folder(trained_lstm_folder, t
         script.write_text(snippet)
         completed = run_without_project(script, cwd=tmp_path)
         assert completed.returncode == 0, completed.stderr[-3000:]
-        assert "POSITIVE" in completed.stdout and "NEGATIVE" in completed.stdout
+        assert "'pos'" in completed.stdout and "'neg'" in completed.stdout
 
 
 def test_recipe_in_the_card_is_the_runs_recipe_without_local_paths(trained_lstm_folder):

@@ -1,4 +1,4 @@
-"""Binary sentiment metrics as a local `evaluate` module.
+"""Classification metrics as a local `evaluate` module: binary sentiment, or any number of classes.
 
 `evaluate.load("accuracy")` fetches its script from the Hub, which fails offline; this module is loaded by path.
 """
@@ -7,15 +7,18 @@ import datasets
 import evaluate
 import numpy as np
 
-_DESCRIPTION = """Accuracy, and precision, recall and F1 of the positive class, for binary sentiment labels (0/1)."""
+_DESCRIPTION = """Accuracy, and precision, recall and F1: of the positive class (label 1) for two classes, their
+macro averages over the classes for more."""
 
 _KWARGS_DESCRIPTION = """
 Args:
-    predictions (`list` of `int`): predicted labels, 0 or 1.
-    references (`list` of `int`): true labels, 0 or 1.
+    predictions (`list` of `int`): predicted class ids, from 0 to num_classes - 1.
+    references (`list` of `int`): true class ids.
+    num_classes (`int`, default 2): how many classes the labels come from (a class may be absent from a batch).
 Returns:
-    accuracy, precision, recall, f1 (`float`): precision, recall and F1 of the positive class (label 1); a ratio
-    whose denominator is zero is 0.0.
+    accuracy, precision, recall, f1 (`float`): with two classes, precision, recall and F1 of the positive class
+    (label 1); with more, the unweighted mean of each over the classes (macro average). A ratio whose denominator is
+    zero is 0.0.
 Examples:
     >>> metric = evaluate.load("trainers/sentiment_metrics")
     >>> metric.compute(predictions=[1, 0, 1, 1], references=[1, 0, 0, 1])
@@ -23,8 +26,16 @@ Examples:
 """
 
 
-def _ratio(numerator: int, denominator: int) -> float:
+def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator else 0.0
+
+
+def _class_scores(predictions: np.ndarray, references: np.ndarray, class_id: int) -> tuple[float, float, float]:
+    """Precision, recall and F1 of one class against all others."""
+    true_positives = int(((predictions == class_id) & (references == class_id)).sum())
+    precision = _ratio(true_positives, int((predictions == class_id).sum()))
+    recall = _ratio(true_positives, int((references == class_id).sum()))
+    return precision, recall, _ratio(2 * precision * recall, precision + recall)
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -39,17 +50,23 @@ class SentimentMetrics(evaluate.Metric):
             ),
         )
 
-    def _compute(self, predictions, references):
+    def _compute(self, predictions, references, num_classes: int = 2):
         predictions = np.asarray(predictions)
         references = np.asarray(references)
-        if not set(np.unique(np.concatenate([predictions, references]))) <= {0, 1}:
-            raise ValueError("sentiment_metrics takes binary labels: 0 (negative) and 1 (positive).")
-        true_positives = int(((predictions == 1) & (references == 1)).sum())
-        precision = _ratio(true_positives, int((predictions == 1).sum()))
-        recall = _ratio(true_positives, int((references == 1).sum()))
+        if num_classes < 2:
+            raise ValueError(f"sentiment_metrics needs two classes at least, got num_classes={num_classes}.")
+        found = set(np.unique(np.concatenate([predictions, references])).tolist())
+        if not found <= set(range(num_classes)):
+            raise ValueError(f"sentiment_metrics takes class ids 0 to {num_classes - 1}; found {sorted(found)}.")
+        if num_classes == 2:
+            precision, recall, f1 = _class_scores(predictions, references, 1)
+        else:
+            precision, recall, f1 = np.mean(
+                [_class_scores(predictions, references, class_id) for class_id in range(num_classes)], axis=0
+            ).tolist()
         return {
             "accuracy": float((predictions == references).mean()),
             "precision": precision,
             "recall": recall,
-            "f1": _ratio(2 * precision * recall, precision + recall),
+            "f1": f1,
         }
