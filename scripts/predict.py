@@ -149,17 +149,18 @@ def run_device(requested: str | None, state: PartialState) -> str:
 
 
 def label(arguments: argparse.Namespace, state: PartialState) -> None:
+    device = run_device(arguments.device, state)
     output_format = arguments.output_format or format_from_suffix(arguments.output, OUTPUT_FORMATS, "jsonl")
-    predictor = load_predictor("model", arguments.model, run_device(arguments.device, state))
-    check_top_k(arguments.top_k, predictor.labels)
     reviews, total, input_error = None, 0, None
     if state.is_main_process:  # the only process that reads the input: it sends the others their shares
         try:
             reviews = review_source(arguments)
-            total = sum(1 for _ in reviews())  # every row checked before any is labelled
+            total = sum(1 for _ in reviews())  # every row checked, before the model is even loaded
         except InputError as error:
             input_error = error
     share_error(input_error)
+    predictor = load_predictor("model", arguments.model, device)
+    check_top_k(arguments.top_k, predictor.labels)
     show_progress = state.is_main_process and total >= PROGRESS_BAR_MIN_REVIEWS
     with (
         tqdm(total=total, unit="review", disable=not show_progress, file=sys.stderr) as progress,
