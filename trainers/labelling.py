@@ -35,9 +35,9 @@ def label_in_chunks(
     chunk_overlap: int | None = None,
     progress: tqdm | None = None,
 ) -> Iterator[list[dict]]:
-    """The records (see `prediction_records`) of each chunk of `chunk_rows` reviews, in input order, on the main
-    process; every process must call it and run it to the end, and only the main process's `reviews` are read (the
-    others pass None). The main process's `progress` bar counts every process's reviews."""
+    """The records (see `prediction_records`) of each chunk of `chunk_rows` reviews, in input order, gathered on
+    every process (the main process writes them). Every process must call it and run it to the end; only the main
+    process's `reviews` are read (the others pass None), and its `progress` bar counts every process's reviews."""
     if chunk_rows < 1:
         raise InputError(f"chunk_rows must be at least 1, got {chunk_rows}.")
     state = PartialState()
