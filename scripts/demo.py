@@ -2,10 +2,9 @@
 
     python scripts/demo.py --model lstm=outputs/lstm-imdb [--model other=FOLDER_OR_HUB_ID ...] [--port 7860]
 
-As a Hugging Face Space: use this file as `app.py`, install this project from `requirements.txt`, and name the
-models in the Space variable SENTIMENT_MODELS, e.g. `lstm=org/imdb-lstm bert=org/imdb-bert` (spaces between models),
-since a Space passes no command-line arguments. Gradio's own variables (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT) set
-where it listens when --host and --port are not given.
+As a Hugging Face Space: `scripts/make_space.py` writes one whose `app.py` runs this file; or name the models in the
+variable SENTIMENT_MODELS, e.g. `lstm=org/imdb-lstm bert=org/imdb-bert` (spaces between models). Gradio's own
+variables (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT) set where it listens when --host and --port are not given.
 """
 
 import argparse

@@ -7,11 +7,32 @@
 
 Reviews longer than the model's `model_max_length` tokens are truncated, or, with `--chunk_overlap N`, split into
 overlapping windows whose scores are averaged. Output rows follow the input rows in order.
+
+Large inputs: a file given with --input is streamed, --rows_in_memory reviews at a time (standard input and reviews
+given as arguments are held in memory whole), and its rows are all checked before the first is labelled. To share
+the labelling among GPUs or machines, launch it with accelerate; the output is the same as with one process:
+
+    accelerate launch --multi_gpu --num_processes 4 scripts/predict.py --model outputs/lstm-imdb --input big.jsonl \\
+        --output labels.jsonl
+    accelerate launch --multi_gpu --num_processes 2 scripts/predict.py --device cpu ...   # CPU processes, over gloo
+
+The main process reads the input (it need only be on the first machine), sends each process its share of every
+block of rows, and writes the records in input order.
 """
 
 import argparse
+import os
 import sys
-from contextlib import nullcontext
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from functools import partial
+from itertools import chain
+from pathlib import Path
+from typing import IO
+
+from accelerate import PartialState
+from tqdm.auto import tqdm
 
 from trainers.inference import (
     INPUT_FORMATS,
@@ -20,11 +41,12 @@ from trainers.inference import (
     check_reviews,
     check_top_k,
     format_from_suffix,
+    iter_reviews,
     load_predictor,
-    prediction_records,
     read_reviews,
     write_records,
 )
+from trainers.labelling import label_in_chunks, share_error
 from trainers.script_logging import setup_logging
 
 # Below this many reviews the run is over too soon for a progress bar to help.
@@ -51,52 +73,125 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
         "--chunk_overlap", type=int, help="Split long reviews into windows of the model's maximum length sharing "
         "this many tokens, and average their scores, instead of cutting them at the maximum length."
     )  # fmt: skip
-    parser.add_argument("--device", default="cpu", help="Torch device to run the model on, e.g. cpu or cuda.")
+    parser.add_argument(
+        "--rows_in_memory", type=int, default=10_000, help="How many reviews of a file are read, labelled and "
+        "written at a time (shared among the processes of an accelerate launch)."
+    )  # fmt: skip
+    parser.add_argument(
+        "--device", help="Torch device to run the model on, e.g. cpu or cuda. Default: cpu; under accelerate launch "
+        "with several processes, each process's own GPU (give cpu to run them on the CPU)."
+    )  # fmt: skip
     return parser.parse_args(args)
 
 
-def gather_reviews(arguments: argparse.Namespace) -> list[str]:
+def review_source(arguments: argparse.Namespace) -> Callable[[], Iterable[str]]:
+    """What gives the reviews, each call from the first: files are streamed (read twice: once to check every row
+    and count them before any is labelled, once to label them); arguments and standard input are held whole."""
     if arguments.texts and arguments.input:
         raise InputError("Give reviews either as arguments or with --input, not both.")
     if arguments.texts:
         check_reviews(arguments.texts, "the arguments")
-        return arguments.texts
+        return lambda: arguments.texts
     source = arguments.input or "-"
     input_format = arguments.input_format or format_from_suffix(source, INPUT_FORMATS, default="text")
+    if source != "-":
+        return partial(stream_file, source, input_format, arguments.column)
+    if sys.stdin.isatty():
+        raise InputError("No reviews: give them as arguments, with --input, or on standard input.")
     try:
-        if source == "-":
-            if sys.stdin.isatty():
-                raise InputError("No reviews: give them as arguments, with --input, or on standard input.")
-            return read_reviews(sys.stdin, input_format, arguments.column, "standard input")
-        with open(source, encoding="utf-8", newline="") as stream:
-            return read_reviews(stream, input_format, arguments.column, source)
+        texts = read_reviews(sys.stdin, input_format, arguments.column, "standard input")
+    except UnicodeDecodeError as error:  # when standard input's locale decodes strictly
+        raise not_utf8("Standard input", error) from error
+    return lambda: texts
+
+
+def stream_file(path: str, input_format: str, column: str) -> Iterator[str]:
+    try:
+        with open(path, encoding="utf-8", newline="") as stream:
+            yield from iter_reviews(stream, input_format, column, path)
     except (FileNotFoundError, IsADirectoryError) as error:
-        raise InputError(f"Cannot read --input '{source}': {error.strerror}.") from error
-    except UnicodeDecodeError as error:  # standard input too, when its locale decodes strictly
-        name = "Standard input" if source == "-" else f"'{source}'"
-        raise InputError(f"{name} is not UTF-8 text: {error.reason} at byte {error.start}.") from error
+        raise InputError(f"Cannot read --input '{path}': {error.strerror}.") from error
+    except UnicodeDecodeError as error:
+        raise not_utf8(f"'{path}'", error) from error
+
+
+def not_utf8(name: str, error: UnicodeDecodeError) -> InputError:
+    return InputError(f"{name} is not UTF-8 text: {error.reason} at byte {error.start}.")
+
+
+@contextmanager
+def output_stream(path: str | None) -> Iterator[IO[str]]:
+    """Standard output, or a file written whole or not at all: the records go to PATH.partial, renamed PATH at the
+    end, so that a run stopped by an error leaves no file that looks complete."""
+    if path in (None, "-"):
+        yield sys.stdout
+        return
+    partial_file = Path(f"{path}.partial")
+    try:
+        with open(partial_file, "w", newline="") as stream:
+            yield stream
+        partial_file.replace(path)
+    finally:
+        partial_file.unlink(missing_ok=True)
+
+
+def run_device(requested: str | None, state: PartialState) -> str:
+    """--device if given; else each process's own device under a multi-process launch, and the CPU alone."""
+    launched_processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched_processes > state.num_processes:
+        raise InputError(
+            f"{launched_processes} processes were launched but no GPU was found for them: add --device cpu to run "
+            "them on the CPU (over gloo)."
+        )
+    if requested is not None:
+        return requested
+    return str(state.device) if state.num_processes > 1 else "cpu"
+
+
+def label(arguments: argparse.Namespace, state: PartialState) -> None:
+    device = run_device(arguments.device, state)
+    output_format = arguments.output_format or format_from_suffix(arguments.output, OUTPUT_FORMATS, "jsonl")
+    reviews, total, input_error = None, 0, None
+    if state.is_main_process:  # the only process that reads the input: it sends the others their shares
+        try:
+            reviews = review_source(arguments)
+            total = sum(1 for _ in reviews())  # every row checked, before the model is even loaded
+        except InputError as error:
+            input_error = error
+    share_error(input_error)
+    predictor = load_predictor("model", arguments.model, device)
+    check_top_k(arguments.top_k, predictor.labels)
+    show_progress = state.is_main_process and total >= PROGRESS_BAR_MIN_REVIEWS
+    with (
+        tqdm(total=total, unit="review", disable=not show_progress, file=sys.stderr) as progress,
+        output_stream(arguments.output) if state.is_main_process else nullcontext() as stream,
+    ):
+        chunks = label_in_chunks(
+            predictor,
+            iter(reviews()) if state.is_main_process else None,
+            arguments.rows_in_memory,
+            arguments.batch_size,
+            arguments.top_k,
+            arguments.chunk_overlap,
+            progress,
+        )
+        records = chain.from_iterable(chunks)
+        if state.is_main_process:
+            write_records(records, stream, output_format)
+        else:
+            deque(records, maxlen=0)  # label this process's shares; the main process writes
 
 
 def main(args: list[str] | None = None) -> None:
     arguments = parse_arguments(args)
     setup_logging()
+    state = PartialState(cpu=arguments.device == "cpu")
     try:
-        texts = gather_reviews(arguments)
-        output_format = arguments.output_format or format_from_suffix(arguments.output, OUTPUT_FORMATS, "jsonl")
-        predictor = load_predictor("model", arguments.model, arguments.device)
-        check_top_k(arguments.top_k, predictor.labels)
-        probabilities = predictor.predict_probabilities(
-            texts,
-            arguments.batch_size,
-            show_progress=len(texts) >= PROGRESS_BAR_MIN_REVIEWS,
-            chunk_overlap=arguments.chunk_overlap,
-        )
-        records = prediction_records(probabilities, predictor.labels, arguments.top_k)
-    except (ValueError, OSError) as error:  # InputError and SourceError (the model) are ValueErrors
+        label(arguments, state)
+    except InputError as error:  # the input's fault, found alike by every process: the main process says it
+        sys.exit(f"error: {error}" if state.is_main_process else 1)
+    except (ValueError, OSError) as error:  # SourceError (the model) is a ValueError
         sys.exit(f"error: {error}")
-    output = nullcontext(sys.stdout) if arguments.output in (None, "-") else open(arguments.output, "w", newline="")
-    with output as stream:
-        write_records(records, stream, output_format)
 
 
 if __name__ == "__main__":

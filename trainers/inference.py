@@ -11,7 +11,7 @@ the records every entry point prints or returns:
 import csv
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -89,6 +89,7 @@ class SentimentPredictor:
         batch_size: int = 32,
         show_progress: bool = False,
         chunk_overlap: int | None = None,
+        progress: tqdm | None = None,
     ) -> torch.Tensor:
         """Label probabilities, one row per review, in the order given.
 
@@ -100,10 +101,15 @@ class SentimentPredictor:
         tail, or both: `truncation`), as training cut it, unless `chunk_overlap` is given: then it is split into
         windows of `max_length` tokens, each sharing `chunk_overlap` tokens with the previous one, and its
         probabilities are the mean over its windows, so that a verdict at the end of a long review counts too.
+
+        `show_progress` shows a progress bar of its own; an open `progress` bar (one over a larger input) is advanced
+        instead.
         """
         self._check_chunk_overlap(chunk_overlap)
         probabilities = torch.zeros(len(texts), self.model.config.num_labels)
-        with tqdm(total=len(texts), unit="review", disable=not show_progress, file=sys.stderr) as progress:
+        disable_own_bar = not show_progress or progress is not None
+        with tqdm(total=len(texts), unit="review", disable=disable_own_bar, file=sys.stderr) as own_bar:
+            bar = progress if progress is not None else own_bar
             for batch_indices in length_sorted_batches([len(text) for text in texts], batch_size):
                 batch_indices = torch.from_numpy(batch_indices)
                 try:
@@ -119,7 +125,7 @@ class SentimentPredictor:
                 )
                 windows = torch.bincount(review_of_row, minlength=len(batch_indices)).unsqueeze(1)
                 probabilities[batch_indices] = sums / windows
-                progress.update(len(batch_indices))
+                bar.update(len(batch_indices))
         return probabilities
 
     def _encode(self, texts: list[str], chunk_overlap: int | None) -> BatchEncoding:
@@ -232,16 +238,28 @@ def check_reviews(texts: Sequence[str], source: str) -> None:
     """Refuses an empty list and blank or invalid reviews, naming the first offending row of `source`."""
     if not texts:
         raise InputError(f"No reviews in {source}.")
-    for index, text in enumerate(texts):
-        if not text.strip():
-            raise InputError(f"Review {index + 1} of {source} is empty or only whitespace.")
-        check_encodable(text, f"Review {index + 1} of {source}")
+    for number, text in enumerate(texts, 1):
+        check_review(text, number, source)
+
+
+def check_review(text: str, number: int, source: str) -> None:
+    """Refuses a blank or invalid review, naming it as review `number` (counted from 1) of `source`."""
+    if not text.strip():
+        raise InputError(f"Review {number} of {source} is empty or only whitespace.")
+    check_encodable(text, f"Review {number} of {source}")
 
 
 def read_reviews(stream: IO[str], input_format: str, column: str, source: str) -> list[str]:
-    """Reads reviews from text (one per line), CSV (a header row and `column`) or JSONL (`column` of each object)."""
+    """All the reviews of `stream` (see `iter_reviews`)."""
+    return list(iter_reviews(stream, input_format, column, source))
+
+
+def iter_reviews(stream: IO[str], input_format: str, column: str, source: str) -> Iterator[str]:
+    """Reads reviews one at a time from text (one per line), CSV (a header row and `column`) or JSONL (`column` of
+    each object), refusing, as `check_reviews` does, blank or invalid ones and a source with none."""
     if input_format == "text":
-        texts = stream.read().splitlines()
+        # Each line split as `str.splitlines` splits, which also breaks lines at form feeds, \u2028 and the like.
+        texts = (text for line in stream for text in line.splitlines())
     elif input_format == "csv":
         csv.field_size_limit(sys.maxsize)  # some reviews are longer than csv's default 131,072-character cap
         reader = csv.DictReader(stream)
@@ -251,13 +269,17 @@ def read_reviews(stream: IO[str], input_format: str, column: str, source: str) -
             raise InputError(
                 f"{source} has no column '{column}' (its columns: {reader.fieldnames}); choose one with --column."
             )
-        texts = [row[column] if row[column] is not None else "" for row in reader]
+        texts = (row[column] if row[column] is not None else "" for row in reader)
     elif input_format == "jsonl":
-        texts = [_jsonl_text(line, column, source, number) for number, line in enumerate(stream, 1) if line.strip()]
+        texts = (_jsonl_text(line, column, source, number) for number, line in enumerate(stream, 1) if line.strip())
     else:
         raise InputError(f"Unknown input format '{input_format}'; choose one of {INPUT_FORMATS}.")
-    check_reviews(texts, source)
-    return texts
+    count = 0
+    for count, text in enumerate(texts, 1):
+        check_review(text, count, source)
+        yield text
+    if count == 0:
+        raise InputError(f"No reviews in {source}.")
 
 
 def _jsonl_text(line: str, column: str, source: str, line_number: int) -> str:
@@ -290,18 +312,19 @@ def format_from_suffix(path: str | None, known: Sequence[str], default: str) -> 
     return suffix
 
 
-def write_records(records: Sequence[dict], stream: IO[str], output_format: str) -> None:
-    """Writes records as JSONL (as they are) or CSV (`label, score`, then `label_2, score_2`... for the top_k)."""
+def write_records(records: Iterable[dict], stream: IO[str], output_format: str) -> None:
+    """Writes records as JSONL (as they are) or CSV (`label, score`, then `label_2, score_2`... for the top_k), one at
+    a time as they come."""
     if output_format == "jsonl":
         for record in records:
             stream.write(json.dumps(record) + "\n")
     elif output_format == "csv":
-        top_k = len(records[0]["scores"])
-        later_ranks = [name for rank in range(2, top_k + 1) for name in (f"label_{rank}", f"score_{rank}")]
-        header = ["label", "score"] + later_ranks
         writer = csv.writer(stream)
-        writer.writerow(header)
-        for record in records:
+        for number, record in enumerate(records):
+            if number == 0:
+                top_k = len(record["scores"])
+                later_ranks = [name for rank in range(2, top_k + 1) for name in (f"label_{rank}", f"score_{rank}")]
+                writer.writerow(["label", "score"] + later_ranks)
             writer.writerow([value for entry in record["scores"] for value in (entry["label"], entry["score"])])
     else:
         raise InputError(f"Unknown output format '{output_format}'; choose one of {OUTPUT_FORMATS}.")

@@ -422,15 +422,21 @@ def free_loopback_port() -> int:
 
 @contextmanager
 def running_server(
-    command: list[str], ready_url: str, log_path: Path, env: dict[str, str], timeout_seconds: float = 120
+    command: list[str],
+    ready_url: str,
+    log_path: Path,
+    env: dict[str, str],
+    timeout_seconds: float = 120,
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen]:
-    """Runs a server command for the length of a `with` block, once `GET ready_url` answers 200, then stops it.
+    """Runs a server command (in `cwd`, if given) for the length of a `with` block, once `GET ready_url` answers 200,
+    then stops it.
 
     Its output goes to `log_path` (a pipe nobody reads would fill up and stall a busy server). If it exits or stays
     silent before answering, the error carries the end of that log, which says why.
     """
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     try:
         deadline = time.monotonic() + timeout_seconds
         while not _answers(ready_url):

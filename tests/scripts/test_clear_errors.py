@@ -69,6 +69,7 @@ COMMANDS = {
     "serve.py": ["--model", "lstm={model}"],
     "evaluate_model.py": ["{model}", "--dataset_name", "{dataset}", "--output_dir", "{tmp}"],
     "push_to_hub.py": ["{model}", "--repo_id", "user/imdb-lstm", "--dry_run"],
+    "make_space.py": ["--model", "lstm={model}", "--output_dir", "{tmp}/space"],
     "finetune.py": ["configs/finetune/minilm.yaml", "--model_name_or_path", "{model}", *TINY_DATA],
     "train_verbalizer.py": ["configs/verbalizer_minilm.yaml", "--encoder_name_or_path", "{model}", *TINY_DATA],
 }
@@ -82,6 +83,7 @@ COMMANDS = {
         ("serve.py", ("missing", "corrupt weights")),
         ("evaluate_model.py", ("missing", "corrupt weights")),
         ("push_to_hub.py", ("missing", "corrupt weights")),
+        ("make_space.py", ("missing", "corrupt weights")),
         ("finetune.py", ("missing", "not a model")),
         ("train_verbalizer.py", ("missing", "not a model")),
     ],

@@ -13,6 +13,12 @@ from trainers.run_folder import read_predictions
 from ..conftest import IMDB_CLASSES, LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT
 
 LAUNCH_CONFIGS = PROJECT_ROOT / "configs" / "accelerate"
+PREDICT_SCRIPT = PROJECT_ROOT / "scripts" / "predict.py"
+# Two processes on the CPU, talking over gloo (no GPU here).
+TWO_CPU_PROCESSES = [
+    sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(LAUNCH_CONFIGS / "multi_gpu.yaml"),
+    "--num_processes", "2",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -29,8 +35,7 @@ def test_launch_configs_are_valid_accelerate_configs(name, distributed_type, mac
 def test_two_processes_share_the_training_and_the_result_loads(imdb_dataset, tmp_path, imdb_splits):
     output_dir = tmp_path / "ddp"
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(LAUNCH_CONFIGS / "multi_gpu.yaml"),
-        "--num_processes", "2", str(TRAIN_SCRIPT), str(LSTM_RECIPE),
+        *TWO_CPU_PROCESSES, str(TRAIN_SCRIPT), str(LSTM_RECIPE),
         "--dataset_name", imdb_dataset, "--max_train_samples", "640", "--max_test_samples", "200",
         "--num_train_epochs", "1", "--vocab_size", "4000", "--output_dir", str(output_dir),
         # No GPU here: the two processes run on the CPU and talk over gloo.
@@ -56,3 +61,50 @@ def test_two_processes_share_the_training_and_the_result_loads(imdb_dataset, tmp
     classifier = pipeline("sentiment-analysis", model=str(output_dir), trust_remote_code=True)
     predictions = classifier(list(imdb_splits["test"]["text"][:8]), truncation=True)
     assert {prediction["label"] for prediction in predictions} <= set(IMDB_CLASSES)
+
+
+def test_two_processes_label_a_file_exactly_as_one_process_does(trained_lstm_folder, imdb_splits, tmp_path):
+    texts = list(imdb_splits["train"]["text"])  # 540 real reviews: 8 blocks of 64 and a last one of 28
+    reviews = tmp_path / "reviews.jsonl"
+    reviews.write_text("".join(json.dumps({"id": number, "review": text}) + "\n" for number, text in enumerate(texts)))
+    labelling = ["--model", str(trained_lstm_folder), "--input", str(reviews), "--column", "review", "--top_k", "2"]
+    one_process = subprocess.run(
+        [sys.executable, str(PREDICT_SCRIPT), *labelling, "--output", str(tmp_path / "one.jsonl")],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
+    )  # fmt: skip
+    assert one_process.returncode == 0, one_process.stderr
+    two_processes = subprocess.run(
+        [*TWO_CPU_PROCESSES, str(PREDICT_SCRIPT), *labelling, "--device", "cpu", "--rows_in_memory", "64",
+         "--output", str(tmp_path / "two.jsonl")],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
+    )  # fmt: skip
+    assert two_processes.returncode == 0, two_processes.stderr[-4000:]
+
+    one = [json.loads(line) for line in (tmp_path / "one.jsonl").read_text().splitlines()]
+    two = [json.loads(line) for line in (tmp_path / "two.jsonl").read_text().splitlines()]
+    assert len(one) == len(two) == len(texts)
+    labels = set(json.loads((trained_lstm_folder / "config.json").read_text())["id2label"].values())
+    assert {record["label"] for record in one} == labels, "both labels occur among 540 real reviews"
+    for alone, shared in zip(one, two):
+        assert [entry["label"] for entry in shared["scores"]] == [entry["label"] for entry in alone["scores"]]
+        assert [entry["score"] for entry in shared["scores"]] == pytest.approx(
+            [entry["score"] for entry in alone["scores"]], abs=1e-5
+        )
+    # One progress bar, the main process's, over every process's reviews.
+    assert "540/540" in two_processes.stderr and "review" in two_processes.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["one.jsonl", "reviews.jsonl", "two.jsonl"]
+
+
+def test_a_bad_row_stops_every_process_with_one_clear_error(trained_lstm_folder, imdb_splits, tmp_path):
+    lines = [json.dumps({"text": text}) for text in imdb_splits["test"]["text"][:100]]
+    lines.insert(90, '{"text": "unfinished')
+    (tmp_path / "reviews.jsonl").write_text("\n".join(lines) + "\n")
+    completed = subprocess.run(
+        [*TWO_CPU_PROCESSES, str(PREDICT_SCRIPT), "--model", str(trained_lstm_folder), "--device", "cpu",
+         "--input", str(tmp_path / "reviews.jsonl"), "--rows_in_memory", "32", "--output", str(tmp_path / "out.csv")],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode != 0
+    message = f"error: Line 91 of {tmp_path / 'reviews.jsonl'} is not valid JSON"
+    assert completed.stderr.count(message) == 1, completed.stderr[-4000:]
+    assert not (tmp_path / "out.csv").exists()

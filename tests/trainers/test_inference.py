@@ -7,6 +7,7 @@ import torch
 from trainers.inference import (
     InputError,
     format_from_suffix,
+    iter_reviews,
     load_predictor,
     parse_model_specs,
     prediction_records,
@@ -97,6 +98,18 @@ def test_model_specs_need_a_name_and_a_path_once_each():
 def test_unreadable_inputs_are_refused_with_the_place_and_reason(input_format, content, column, message):
     with pytest.raises(InputError, match=message):
         read_reviews(io.StringIO(content), input_format, column, "reviews")
+
+
+def test_reviews_are_read_one_at_a_time_and_lines_split_as_splitlines_splits():
+    text = "First.\r\nSecond.\x0cThird.\u2028Fourth.\rFifth.\n"
+    assert read_reviews(io.StringIO(text, newline=""), "text", "text", "r.txt") == text.splitlines()
+    # Each input holds two good reviews, then a bad row, found only when it is reached.
+    inputs = {"text": "A.\nB.\n\n", "csv": 'text\nA.\nB.\n""\n', "jsonl": '{"text": "A."}\n{"text": "B."}\n{"text\n'}
+    for input_format, content in inputs.items():
+        reviews = iter_reviews(io.StringIO(content), input_format, "text", "r")
+        assert [next(reviews), next(reviews)] == ["A.", "B."], input_format
+        with pytest.raises(InputError, match="Review 3 of r is empty|Line 3 of r is not valid JSON"):
+            next(reviews)
 
 
 def test_reading_each_format_and_writing_csv_and_jsonl():

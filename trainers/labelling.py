@@ -1,0 +1,78 @@
+"""Labelling inputs of any size, in one process or several (`accelerate launch`): what `scripts/predict.py` runs.
+
+The main process reads the reviews and sends them to every process a chunk at a time; process i of n labels the
+chunk's rows i, i + n, i + 2n... (an even share of long and short reviews), and the main process gathers the
+records and yields them in input order. Only one chunk is held in memory, and only the main process reads the
+input, so with several machines the input need only be on the first. An error in the input or in one process's
+share stops every process with the same `InputError`, instead of leaving the others waiting for it.
+
+With one process, the chunks are labelled exactly as `SentimentPredictor.predict_probabilities` labels any list.
+"""
+
+from collections.abc import Iterator
+from itertools import islice
+
+from accelerate import PartialState
+from accelerate.utils import broadcast_object_list, gather_object
+from tqdm.auto import tqdm
+
+from .inference import InputError, SentimentPredictor, UnencodableReviewError, prediction_records
+
+
+def share_error(error: InputError | None) -> None:
+    """Raises the main process's `error` (or nothing, if it met none) on every process."""
+    (message,) = broadcast_object_list([str(error) if error is not None else None])
+    if message is not None:
+        raise error if error is not None else InputError(message)
+
+
+def label_in_chunks(
+    predictor: SentimentPredictor,
+    reviews: Iterator[str] | None,
+    chunk_rows: int,
+    batch_size: int = 32,
+    top_k: int = 1,
+    chunk_overlap: int | None = None,
+    progress: tqdm | None = None,
+) -> Iterator[list[dict]]:
+    """The records (see `prediction_records`) of each chunk of `chunk_rows` reviews, in input order, gathered on
+    every process (the main process writes them). Every process must call it and run it to the end; only the main
+    process's `reviews` are read (the others pass None), and its `progress` bar counts every process's reviews."""
+    if chunk_rows < 1:
+        raise InputError(f"chunk_rows must be at least 1, got {chunk_rows}.")
+    state = PartialState()
+    first_row = 0
+    while True:
+        chunk, read_error = [], None
+        if state.is_main_process:
+            try:
+                chunk = list(islice(reviews, chunk_rows))
+            except InputError as error:
+                read_error = error
+        share_error(read_error)
+        (chunk,) = broadcast_object_list([chunk])
+        if not chunk:
+            return
+        rows = range(state.process_index, len(chunk), state.num_processes)
+        records, label_error = [], None
+        try:
+            probabilities = predictor.predict_probabilities(
+                [chunk[row] for row in rows], batch_size, chunk_overlap=chunk_overlap, progress=progress
+            )
+            records = prediction_records(probabilities, predictor.labels, top_k)
+        except UnencodableReviewError as error:  # numbered within this process's share: name the input's row
+            label_error = f"Review {first_row + rows[error.index] + 1} cannot be tokenized ({error.reason})."
+        except InputError as error:
+            label_error = str(error)
+        # One entry per process, in process order: [(error, records of rows p, p + n, ...), ...].
+        outcomes = gather_object([(label_error, records)])
+        errors = [error for error, _ in outcomes if error is not None]
+        if errors:
+            raise InputError(errors[0])
+        in_order = [None] * len(chunk)
+        for process_index, (_, process_records) in enumerate(outcomes):
+            in_order[process_index :: state.num_processes] = process_records
+        if progress is not None:
+            progress.update(len(chunk) - len(rows))  # the other processes' rows; this one's advanced the bar already
+        first_row += len(chunk)
+        yield in_order
