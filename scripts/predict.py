@@ -4,6 +4,7 @@
     python scripts/predict.py --model outputs/lstm-imdb --input reviews.txt             # one review per line
     python scripts/predict.py --model outputs/lstm-imdb --input reviews.csv --column review --output labels.csv
     cat reviews.jsonl | python scripts/predict.py --model outputs/lstm-imdb --input_format jsonl --top_k 2
+    python scripts/predict.py --model outputs/lstm-imdb --backend onnx "A wonderful film."   # ONNX Runtime, no torch
 
 Reviews longer than the model's `model_max_length` tokens are truncated, or, with `--chunk_overlap N`, split into
 overlapping windows whose scores are averaged. Output rows follow the input rows in order.
@@ -14,6 +15,8 @@ import sys
 from contextlib import nullcontext
 
 from trainers.inference import (
+    BACKEND_HELP,
+    BACKENDS,
     INPUT_FORMATS,
     OUTPUT_FORMATS,
     InputError,
@@ -51,7 +54,8 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
         "--chunk_overlap", type=int, help="Split long reviews into windows of the model's maximum length sharing "
         "this many tokens, and average their scores, instead of cutting them at the maximum length."
     )  # fmt: skip
-    parser.add_argument("--device", default="cpu", help="Torch device to run the model on, e.g. cpu or cuda.")
+    parser.add_argument("--device", default="cpu", help="Device to run the model on, e.g. cpu or cuda.")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch", help=BACKEND_HELP)
     return parser.parse_args(args)
 
 
@@ -83,7 +87,7 @@ def main(args: list[str] | None = None) -> None:
     try:
         texts = gather_reviews(arguments)
         output_format = arguments.output_format or format_from_suffix(arguments.output, OUTPUT_FORMATS, "jsonl")
-        predictor = load_predictor("model", arguments.model, arguments.device)
+        predictor = load_predictor("model", arguments.model, arguments.device, arguments.backend)
         check_top_k(arguments.top_k, predictor.labels)
         probabilities = predictor.predict_probabilities(
             texts,

@@ -108,7 +108,7 @@ def test_probabilities(folder: Path, test_labels: np.ndarray, device: str, texts
             return to_dataset_classes(probabilities, mapping, len(LABEL_NAMES)), "saved predictions"
     predictor = load_predictor("model", str(folder), device)
     mapping = match_labels(predictor.labels, LABEL_NAMES)
-    probabilities = predictor.predict_probabilities(texts, show_progress=True).numpy()
+    probabilities = predictor.predict_probabilities(texts, show_progress=True)
     return to_dataset_classes(probabilities, mapping, len(LABEL_NAMES)), "model run over the test split"
 
 
