@@ -483,3 +483,26 @@ def test_sigterm_answers_the_requests_in_flight_then_exits_cleanly(
         expected = lstm_predictor.predict_probabilities(texts).argmax(-1).tolist()
         assert [p["label"] for p in response.json()["predictions"]] == [lstm_predictor.labels[i] for i in expected]
     assert "Traceback" not in log.read_text()
+
+
+def test_the_onnx_backend_answers_as_torch(lstm_onnx_folder, lstm_predictor, imdb_splits, tmp_path):
+    """The same folder served with `--backend onnx` (its ONNX export, by ONNX Runtime) gives PyTorch's labels and scores
+    on real reviews, a long one among them."""
+    texts = list(imdb_splits["test"]["text"][:40]) + [" ".join(" ".join(imdb_splits["test"]["text"]).split()[:3000])]
+    port = free_loopback_port()
+    command = [sys.executable, str(SERVE_SCRIPT), "--model", f"lstm={lstm_onnx_folder}", "--backend", "onnx",
+               "--port", str(port)]  # fmt: skip
+    url, log = f"http://127.0.0.1:{port}", tmp_path / "server.log"
+    with running_server(command, f"{url}/health", log, {**os.environ, "SENTIMENT_API_KEYS": ENV_KEYS[0]}) as process:
+        server = RunningServer(url, process, log)
+        response = server.post({"texts": texts, "top_k": 2})
+        described = httpx.get(f"{url}/models", headers={"x-api-key": ENV_KEYS[0]}).json()["models"][0]
+    assert response.status_code == 200, response.text
+    labels = lstm_predictor.labels
+    assert described["backend"] == "onnx" and described["labels"] == labels
+    assert described["num_parameters"] == lstm_predictor.describe()["num_parameters"]
+    expected = lstm_predictor.predict_probabilities(texts)
+    for prediction, row in zip(response.json()["predictions"], expected, strict=True):
+        assert prediction["label"] == labels[row.argmax()]
+        scores = {entry["label"]: entry["score"] for entry in prediction["scores"]}
+        assert [scores[label] for label in labels] == pytest.approx(row.tolist(), abs=1e-4)
