@@ -10,6 +10,7 @@ imports torch, and runs where torch is not installed.
 """
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -74,8 +75,13 @@ class OnnxClassifier:
                     "This onnxruntime has no CUDA provider: install onnxruntime-gpu, or use --device cpu."
                 )
             providers.insert(0, "CUDAExecutionProvider")
+        options = onnxruntime.SessionOptions()
+        # ONNX Runtime sizes its thread pool by the cores, ignoring OMP_NUM_THREADS, which is how jobs sharing this
+        # project's machines are kept from slowing each other down (and how PyTorch's threads are set): honour it.
+        if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+            options.intra_op_num_threads = int(os.environ["OMP_NUM_THREADS"])
         self.backend_name = backend
-        self.session = onnxruntime.InferenceSession(str(path), providers=providers)
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=providers)
         self.input_names = [graph_input.name for graph_input in self.session.get_inputs()]
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.num_parameters = int(metadata[NUM_PARAMETERS_KEY]) if NUM_PARAMETERS_KEY in metadata else None
