@@ -66,18 +66,23 @@ def export_onnx(folder: str, int8: bool = False) -> dict:
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence", max=tokenizer.model_max_length)
     path = onnx_file(folder, "onnx")
     path.parent.mkdir(exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(
-            LogitsOnly(model, input_names),
-            tuple(example[name] for name in input_names),
-            str(path),
-            input_names=input_names,
-            output_names=["logits"],
-            dynamic_shapes=(tuple({0: batch, 1: sequence} for _ in input_names),),
-            external_data=False,
-            dynamo=True,
-            verbose=False,  # its progress lines would go to stdout, where the script prints its JSON report
-        )
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                LogitsOnly(model, input_names),
+                tuple(example[name] for name in input_names),
+                str(path),
+                input_names=input_names,
+                output_names=["logits"],
+                dynamic_shapes=(tuple({0: batch, 1: sequence} for _ in input_names),),
+                external_data=False,
+                dynamo=True,
+                verbose=False,  # its progress lines would go to stdout, where the script prints its JSON report
+            )
+    except torch.onnx.OnnxExporterError as error:
+        raise ValueError(
+            f"torch.onnx cannot export the {model.config.model_type} model of '{folder}': {exporter_summary(error)}"
+        ) from error
     num_parameters = sum(parameter.numel() for parameter in model.parameters())
     record_metadata(path, {NUM_PARAMETERS_KEY: str(num_parameters)})
 
@@ -98,6 +103,12 @@ def export_onnx(folder: str, int8: bool = False) -> dict:
         written["onnx-int8"] = str(int8_path)
         written["int8_max_probability_difference"] = probability_difference(reference, folder, "onnx-int8")
     return written
+
+
+def exporter_summary(error: Exception) -> str:
+    """The line of torch.onnx's long report that says what failed (`<class '...'>: message`), else its first."""
+    lines = str(error).splitlines()
+    return next((line for line in lines if line.startswith("<class ")), lines[0] if lines else type(error).__name__)
 
 
 def record_metadata(path: Path, properties: dict[str, str]) -> None:
