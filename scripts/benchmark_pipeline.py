@@ -1,17 +1,22 @@
 """Measure a saved model folder through every door users take, on the same test reviews, in one table.
 
     python scripts/benchmark_pipeline.py outputs/lstm-imdb --dataset_name ../shared/data/imdb --max_samples 3000
+    python scripts/benchmark_pipeline.py outputs/lstm-imdb --dataset_name ../shared/data/imdb --max_samples 3000 \
+        --backends torch onnx onnx-int8        # after scripts/export_onnx.py --model outputs/lstm-imdb --int8
 
-Rows: `pipeline("sentiment-analysis")` called on the list of reviews with batch size 1 and `--batch_size`, the
-project's predictor (`trainers.inference`, as `predict.py`, `serve.py` and the demo use it), and the model alone:
-the reviews tokenized in one call, then forward passes over length-sorted batches of `--sorted_batch_size` with
-nothing else around them (the ceiling every door is compared with). Each row gives reviews/s,
-its ratio to the sorted model alone, and the accuracy of its labels, which must be the same for every row (the same
-reviews through the same weights and the same cut). Prints the table as Markdown, then the report as JSON.
+Rows: `pipeline("sentiment-analysis")` called on the list of reviews with batch size 1 and `--batch_size`, then for
+each of `--backends` (PyTorch, ONNX Runtime on the folder's float or int8 export) the project's predictor
+(`trainers.inference`, as `predict.py`, `serve.py` and the demo use it) and the model alone: the reviews tokenized
+in one call, then forward passes over length-sorted batches of `--sorted_batch_size` with nothing else around them
+(the ceiling every door is compared with). Each row gives reviews/s, its ratio to the sorted model alone on the
+first backend, and the accuracy of its labels, which must be the same for every row but int8's (the same reviews
+through the same weights and the same cut; int8 rounds the weights). Prints the table as Markdown, then the report
+as JSON.
 """
 
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -19,7 +24,7 @@ from transformers import pipeline
 
 from trainers.batching import length_sorted_batches
 from trainers.data import DEFAULT_DATASET, load_sentiment_splits
-from trainers.inference import load_predictor
+from trainers.inference import BACKENDS, SentimentPredictor, load_predictor
 from trainers.script_logging import setup_logging
 
 
@@ -38,39 +43,54 @@ def main(args: list[str] | None = None) -> dict:
     parser.add_argument("--batch_size", type=int, default=64, help="Reviews per forward pass of pipeline/predictor.")
     parser.add_argument("--sorted_batch_size", type=int, default=128, help="Batch size of the model-alone row.")
     parser.add_argument("--seed", type=int, default=42, help="Seed of the subset.")
+    parser.add_argument(
+        "--backends", nargs="+", choices=BACKENDS, default=["torch"], help="What runs the predictor and the model "
+        "alone rows, one pair of rows each; the ONNX ones need scripts/export_onnx.py (--int8 for onnx-int8) first."
+    )  # fmt: skip
     options = parser.parse_args(args)
     setup_logging()
+    try:
+        predictors = {backend: load_predictor("model", options.model, backend=backend) for backend in options.backends}
+    except (ValueError, OSError) as error:
+        sys.exit(f"error: {error}")
 
     splits = load_sentiment_splits(options.dataset_name, seed=options.seed, max_test_samples=options.max_samples)
     reviews = splits["test"]
     texts, gold = list(reviews["text"]), reviews["label"]
     classifier = pipeline("sentiment-analysis", model=options.model, trust_remote_code=True)
-    predictor = load_predictor("model", options.model)
     label_index = classifier.model.config.label2id
 
     def through_pipeline(batch_size: int):
         return lambda: [label_index[r["label"]] for r in classifier(texts, batch_size=batch_size, truncation=True)]
 
-    @torch.inference_mode()
-    def model_alone():
-        encoded = predictor.tokenizer(texts, truncation=True)["input_ids"]
-        predicted = [0] * len(texts)
-        for batch in length_sorted_batches([len(ids) for ids in encoded], options.sorted_batch_size):
-            padded = predictor.tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
-            for index, label in zip(batch, predictor.model(**padded).logits.argmax(-1).tolist()):
-                predicted[index] = label
-        return predicted
+    def through_predictor(predictor: SentimentPredictor):
+        return lambda: predictor.predict_probabilities(texts, options.batch_size).argmax(-1).tolist()
+
+    def model_alone(predictor: SentimentPredictor):
+        def run():
+            encoded = predictor.tokenizer(texts, truncation=True)
+            predicted = [0] * len(texts)
+            for batch in length_sorted_batches([len(ids) for ids in encoded["input_ids"]], options.sorted_batch_size):
+                rows = {name: [values[i] for i in batch] for name, values in encoded.items()}
+                padded = predictor.tokenizer.pad(rows, return_tensors="np")
+                for index, label in zip(batch, predictor.classifier(dict(padded)).argmax(-1).tolist()):
+                    predicted[index] = label
+            return predicted
+
+        return run
 
     rows = [
         timed("pipeline, batch size 1", through_pipeline(1)),
         timed(f"pipeline, batch size {options.batch_size}", through_pipeline(options.batch_size)),
-        timed(
-            f"project predictor, batch size {options.batch_size}",
-            lambda: predictor.predict_probabilities(texts, options.batch_size).argmax(-1).tolist(),
-        ),
     ]
-    rows.append(timed(f"model alone, sorted batches of {options.sorted_batch_size}", model_alone))
-    sorted_rate = len(texts) / rows[-1]["seconds"]
+    for backend, predictor in predictors.items():
+        rows.append(
+            timed(f"project predictor, {backend}, batch size {options.batch_size}", through_predictor(predictor))
+        )
+        rows.append(
+            timed(f"model alone, {backend}, sorted batches of {options.sorted_batch_size}", model_alone(predictor))
+        )
+    sorted_rate = len(texts) / rows[3]["seconds"]
     for row in rows:
         row["reviews_per_second"] = round(len(texts) / row["seconds"], 1)
         row["share_of_sorted_rate"] = round(row["reviews_per_second"] / sorted_rate, 3)

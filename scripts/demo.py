@@ -1,6 +1,7 @@
 """A web demo of the sentiment models (Gradio): type a review, pick a model, see each label's probability.
 
     python scripts/demo.py --model lstm=outputs/lstm-imdb [--model other=FOLDER_OR_HUB_ID ...] [--port 7860]
+    python scripts/demo.py --model lstm=outputs/lstm-imdb --backend onnx      # ONNX Runtime, torch never loaded
 
 As a Hugging Face Space: `scripts/make_space.py` writes one whose `app.py` runs this file; or name the models in the
 variable SENTIMENT_MODELS, e.g. `lstm=org/imdb-lstm bert=org/imdb-bert` (spaces between models). Gradio's own
@@ -13,7 +14,7 @@ import sys
 
 import gradio as gr
 
-from trainers.inference import SentimentPredictor, load_predictor, parse_model_specs
+from trainers.inference import BACKEND_HELP, BACKENDS, SentimentPredictor, load_predictor, parse_model_specs
 from trainers.script_logging import setup_logging
 
 MODELS_VARIABLE = "SENTIMENT_MODELS"
@@ -37,7 +38,8 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--host", help="Address to listen on (default: Gradio's, 127.0.0.1).")
     parser.add_argument("--port", type=int, help="Port to listen on (default: Gradio's, 7860).")
-    parser.add_argument("--device", default="cpu", help="Torch device to run the models on, e.g. cpu or cuda.")
+    parser.add_argument("--device", default="cpu", help="Device to run the models on, e.g. cpu or cuda.")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch", help=f"{BACKEND_HELP} Applies to every model.")
     return parser.parse_args(args)
 
 
@@ -79,7 +81,8 @@ def main(args: list[str] | None = None) -> None:
     try:
         specs = arguments.model or os.environ.get(MODELS_VARIABLE, "").split()
         predictors = {
-            name: load_predictor(name, path, arguments.device) for name, path in parse_model_specs(specs).items()
+            name: load_predictor(name, path, arguments.device, arguments.backend)
+            for name, path in parse_model_specs(specs).items()
         }
     except (ValueError, OSError) as error:  # SourceError (a model) is a ValueError
         sys.exit(f"error: {error}")

@@ -3,6 +3,7 @@
     python scripts/evaluate_model.py outputs/lstm-imdb --dataset_name stanfordnlp/imdb
     python scripts/evaluate_model.py distilbert/distilbert-base-uncased-finetuned-sst-2-english --max_samples 2000
     python scripts/evaluate_model.py outputs/lstm-imdb --predictions outputs/lstm-imdb/test_predictions.csv
+    python scripts/evaluate_model.py outputs/lstm-imdb --backend onnx-int8    # its ONNX export (export_onnx.py)
 
 Writes into --output_dir: `evaluation.json` (every number), `evaluation.md` (the report) and PNG plots: confusion
 matrix, reliability diagram, confidence histogram and, for a folder with a `trainer_state.json`, training curves.
@@ -42,7 +43,7 @@ from trainers.evaluation import (
     tricky_review_results,
     write_report,
 )
-from trainers.inference import load_predictor
+from trainers.inference import BACKEND_HELP, BACKENDS, load_predictor
 from trainers.run_folder import read_predictions
 from trainers.script_logging import setup_logging
 
@@ -71,7 +72,8 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch_size", type=int, default=32, help="Reviews per forward pass (default: 32).")
     parser.add_argument("--chunk_overlap", type=int, help="Score long reviews by overlapping windows sharing this many "
                         "tokens (see scripts/predict.py) instead of cutting them.")  # fmt: skip
-    parser.add_argument("--device", default="cpu", help="Torch device, e.g. cpu or cuda (default: cpu).")
+    parser.add_argument("--device", default="cpu", help="Device, e.g. cpu or cuda (default: cpu).")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch", help=BACKEND_HELP)
     parser.add_argument("--label_map", nargs="+", default=[], metavar="MODEL_LABEL=DATASET_LABEL",
                         help="How the model's labels map to the dataset's, where their names do not say.")  # fmt: skip
     parser.add_argument("--tricky_reviews", default=str(TRICKY_REVIEWS_FILE),
@@ -79,7 +81,8 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--confident_errors", type=int, default=10, help="How many confident errors to list.")
     parser.add_argument("--calibration_bins", type=int, default=10, help="Confidence bins for ECE (default: 10).")
     parser.add_argument(
-        "--output_dir", help="Where to write the report (default: outputs/evaluation/<model>-<split>)."
+        "--output_dir",
+        help="Where to write the report (default: outputs/evaluation/<model>-<split>, then -<backend> unless torch).",
     )
     return parser.parse_args(args)
 
@@ -130,7 +133,7 @@ def tricky_reviews_report(predictor, tricky: list[dict], label_map: dict[str, st
     except ValueError as error:
         logger.warning(f"Tricky reviews not scored: they are labelled {list(TRICKY_REVIEW_CLASSES)}. {error}")
         return None
-    probabilities = predictor.predict_probabilities([review["text"] for review in tricky]).numpy()
+    probabilities = predictor.predict_probabilities([review["text"] for review in tricky])
     return tricky_review_results(tricky, to_dataset_classes(probabilities, mapping, len(TRICKY_REVIEW_CLASSES)))
 
 
@@ -139,7 +142,7 @@ def main(args: list[str] | None = None) -> dict:
     setup_logging()
     try:
         label_map = parse_label_map(arguments.label_map)
-        predictor = load_predictor("model", arguments.model, arguments.device)
+        predictor = load_predictor("model", arguments.model, arguments.device, arguments.backend)
         split, dataset_classes = evaluated_split(arguments)
         texts, labels = list(split["text"]), np.array(split["label"])
         mapping = match_labels(predictor.labels, dataset_classes, label_map)
@@ -154,9 +157,9 @@ def main(args: list[str] | None = None) -> dict:
             started = time.perf_counter()
             model_probabilities = predictor.predict_probabilities(
                 texts, arguments.batch_size, show_progress=True, chunk_overlap=arguments.chunk_overlap
-            ).numpy()
+            )
             speed = len(texts) / (time.perf_counter() - started)
-            source.update(device=arguments.device, batch_size=arguments.batch_size)
+            source.update(device=arguments.device, backend=arguments.backend, batch_size=arguments.batch_size)
             source["reviews_per_second"] = round(speed, 1)
         probabilities = to_dataset_classes(model_probabilities, mapping, len(dataset_classes))
         report = evaluation_report(
@@ -168,8 +171,10 @@ def main(args: list[str] | None = None) -> dict:
     report = {"source": source, **report}
     state_file = Path(arguments.model) / "trainer_state.json"
     log_history = json.loads(state_file.read_text())["log_history"] if state_file.is_file() else None
+    backend_suffix = "" if arguments.backend == "torch" else f"-{arguments.backend}"
     output_dir = Path(
-        arguments.output_dir or Path("outputs/evaluation") / f"{Path(arguments.model).name}-{arguments.split}"
+        arguments.output_dir
+        or Path("outputs/evaluation") / f"{Path(arguments.model).name}-{arguments.split}{backend_suffix}"
     )
     write_report(report, output_dir, title=Path(arguments.model).name, log_history=log_history)
     print(

@@ -4,6 +4,7 @@
     python scripts/predict.py --model outputs/lstm-imdb --input reviews.txt             # one review per line
     python scripts/predict.py --model outputs/lstm-imdb --input reviews.csv --column review --output labels.csv
     cat reviews.jsonl | python scripts/predict.py --model outputs/lstm-imdb --input_format jsonl --top_k 2
+    python scripts/predict.py --model outputs/lstm-imdb --backend onnx "A wonderful film."   # ONNX Runtime, no torch
 
 Reviews longer than the model's `model_max_length` tokens are truncated, or, with `--chunk_overlap N`, split into
 overlapping windows whose scores are averaged. Output rows follow the input rows in order.
@@ -31,10 +32,11 @@ from itertools import chain
 from pathlib import Path
 from typing import IO
 
-from accelerate import PartialState
 from tqdm.auto import tqdm
 
 from trainers.inference import (
+    BACKEND_HELP,
+    BACKENDS,
     INPUT_FORMATS,
     OUTPUT_FORMATS,
     InputError,
@@ -46,7 +48,7 @@ from trainers.inference import (
     read_reviews,
     write_records,
 )
-from trainers.labelling import label_in_chunks, share_error
+from trainers.labelling import LabellingProcesses, label_in_chunks, labelling_processes, share_error
 from trainers.script_logging import setup_logging
 
 # Below this many reviews the run is over too soon for a progress bar to help.
@@ -81,6 +83,7 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
         "--device", help="Torch device to run the model on, e.g. cpu or cuda. Default: cpu; under accelerate launch "
         "with several processes, each process's own GPU (give cpu to run them on the CPU)."
     )  # fmt: skip
+    parser.add_argument("--backend", choices=BACKENDS, default="torch", help=BACKEND_HELP)
     return parser.parse_args(args)
 
 
@@ -135,40 +138,41 @@ def output_stream(path: str | None) -> Iterator[IO[str]]:
         partial_file.unlink(missing_ok=True)
 
 
-def run_device(requested: str | None, state: PartialState) -> str:
+def run_device(requested: str | None, processes: LabellingProcesses) -> str:
     """--device if given; else each process's own device under a multi-process launch, and the CPU alone."""
     launched_processes = int(os.environ.get("WORLD_SIZE", "1"))
-    if launched_processes > state.num_processes:
+    if launched_processes > processes.num_processes:
         raise InputError(
             f"{launched_processes} processes were launched but no GPU was found for them: add --device cpu to run "
             "them on the CPU (over gloo)."
         )
     if requested is not None:
         return requested
-    return str(state.device) if state.num_processes > 1 else "cpu"
+    return str(processes.state.device) if processes.num_processes > 1 else "cpu"
 
 
-def label(arguments: argparse.Namespace, state: PartialState) -> None:
-    device = run_device(arguments.device, state)
+def label(arguments: argparse.Namespace, processes: LabellingProcesses) -> None:
+    device = run_device(arguments.device, processes)
     output_format = arguments.output_format or format_from_suffix(arguments.output, OUTPUT_FORMATS, "jsonl")
     reviews, total, input_error = None, 0, None
-    if state.is_main_process:  # the only process that reads the input: it sends the others their shares
+    if processes.is_main_process:  # the only process that reads the input: it sends the others their shares
         try:
             reviews = review_source(arguments)
             total = sum(1 for _ in reviews())  # every row checked, before the model is even loaded
         except InputError as error:
             input_error = error
-    share_error(input_error)
-    predictor = load_predictor("model", arguments.model, device)
+    share_error(input_error, processes)
+    predictor = load_predictor("model", arguments.model, device, arguments.backend)
     check_top_k(arguments.top_k, predictor.labels)
-    show_progress = state.is_main_process and total >= PROGRESS_BAR_MIN_REVIEWS
+    show_progress = processes.is_main_process and total >= PROGRESS_BAR_MIN_REVIEWS
     with (
         tqdm(total=total, unit="review", disable=not show_progress, file=sys.stderr) as progress,
-        output_stream(arguments.output) if state.is_main_process else nullcontext() as stream,
+        output_stream(arguments.output) if processes.is_main_process else nullcontext() as stream,
     ):
         chunks = label_in_chunks(
+            processes,
             predictor,
-            iter(reviews()) if state.is_main_process else None,
+            iter(reviews()) if processes.is_main_process else None,
             arguments.rows_in_memory,
             arguments.batch_size,
             arguments.top_k,
@@ -176,7 +180,7 @@ def label(arguments: argparse.Namespace, state: PartialState) -> None:
             progress,
         )
         records = chain.from_iterable(chunks)
-        if state.is_main_process:
+        if processes.is_main_process:
             write_records(records, stream, output_format)
         else:
             deque(records, maxlen=0)  # label this process's shares; the main process writes
@@ -185,11 +189,11 @@ def label(arguments: argparse.Namespace, state: PartialState) -> None:
 def main(args: list[str] | None = None) -> None:
     arguments = parse_arguments(args)
     setup_logging()
-    state = PartialState(cpu=arguments.device == "cpu")
+    processes = labelling_processes(cpu=arguments.device == "cpu")
     try:
-        label(arguments, state)
+        label(arguments, processes)
     except InputError as error:  # the input's fault, found alike by every process: the main process says it
-        sys.exit(f"error: {error}" if state.is_main_process else 1)
+        sys.exit(f"error: {error}" if processes.is_main_process else 1)
     except (ValueError, OSError) as error:  # SourceError (the model) is a ValueError
         sys.exit(f"error: {error}")
 

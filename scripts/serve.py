@@ -2,6 +2,7 @@
 
     SENTIMENT_API_KEYS=key1,key2 python scripts/serve.py --model lstm=outputs/lstm-imdb [--model other=FOLDER ...]
     python scripts/serve.py --model lstm=outputs/lstm-imdb --api_keys_file keys.txt --port 8000
+    python scripts/serve.py --model lstm=outputs/lstm-imdb --backend onnx     # ONNX Runtime, torch never loaded
 
     curl -s localhost:8000/health
     curl -s -H "x-api-key: key1" -H "content-type: application/json" \\
@@ -19,7 +20,7 @@ import sys
 
 import uvicorn
 
-from trainers.inference import load_predictor, parse_model_specs
+from trainers.inference import BACKEND_HELP, BACKENDS, load_predictor, parse_model_specs
 from trainers.script_logging import setup_logging
 from trainers.serving import API_KEY_HEADER, API_KEYS_VARIABLE, ServingLimits, create_app, read_api_keys
 
@@ -37,7 +38,8 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
     parser.add_argument("--port", type=int, default=8000, help="Port to listen on.")
-    parser.add_argument("--device", default="cpu", help="Torch device to run the models on, e.g. cpu or cuda.")
+    parser.add_argument("--device", default="cpu", help="Device to run the models on, e.g. cpu or cuda.")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch", help=f"{BACKEND_HELP} Applies to every model.")
     parser.add_argument(
         "--max_text_characters", type=int, default=defaults.max_text_characters,
         help="Longest review accepted, in characters (longer ones get 422; accepted ones are still truncated to "
@@ -68,7 +70,9 @@ def main(args: list[str] | None = None) -> None:
         api_keys = read_api_keys(os.environ.get(API_KEYS_VARIABLE), arguments.api_keys_file)
         if not api_keys:
             raise ValueError(f"No API key: set ${API_KEYS_VARIABLE} or give --api_keys_file.")
-        predictors = [load_predictor(name, path, arguments.device) for name, path in model_paths.items()]
+        predictors = [
+            load_predictor(name, path, arguments.device, arguments.backend) for name, path in model_paths.items()
+        ]
     except (ValueError, OSError) as error:  # OSError: a missing keys file; SourceError (a model) is a ValueError
         sys.exit(f"error: {error}")
     limits = ServingLimits(

@@ -9,6 +9,7 @@ a machine's paths: CI and the README pass the local copies in.
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from importlib.metadata import version
@@ -25,6 +26,7 @@ VERBALIZER_SCRIPT = PROJECT_ROOT / "scripts" / "train_verbalizer.py"
 VERBALIZER_RECIPE = PROJECT_ROOT / "configs" / "verbalizer.yaml"
 FINETUNE_SCRIPT = PROJECT_ROOT / "scripts" / "finetune.py"
 FINETUNE_RECIPES = PROJECT_ROOT / "configs" / "finetune"
+EXPORT_ONNX_SCRIPT = PROJECT_ROOT / "scripts" / "export_onnx.py"
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # Single tokens of the small tokenizer trained below, used as label words by the tests' `mlm` heads.
 TEST_LABEL_WORDS = [" bad", " good"]
@@ -256,3 +258,18 @@ def random_modernbert_folder(imdb_splits, tmp_path_factory) -> Path:
     ModernBertForMaskedLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def exported_to_onnx(folder: Path, destination: Path, *options: str) -> Path:
+    """A copy of a model folder (its checkpoints left out) with its ONNX export, by `scripts/export_onnx.py`."""
+    shutil.copytree(folder, destination, ignore=shutil.ignore_patterns("checkpoint-*"))
+    command = [sys.executable, str(EXPORT_ONNX_SCRIPT), "--model", str(destination), *options]
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return destination
+
+
+@pytest.fixture(scope="session")
+def lstm_onnx_folder(trained_lstm_folder, tmp_path_factory) -> Path:
+    """A copy of the trained LSTM's folder with its float and int8 ONNX exports."""
+    return exported_to_onnx(trained_lstm_folder, tmp_path_factory.mktemp("lstm-onnx") / "model", "--int8")

@@ -110,7 +110,7 @@ def test_probabilities(folder: Path, splits: DatasetDict, device: str) -> tuple:
             return to_dataset_classes(probabilities, mapping, len(dataset_classes)), "saved predictions"
     predictor = load_predictor("model", str(folder), device)
     mapping = match_labels(predictor.labels, dataset_classes)
-    probabilities = predictor.predict_probabilities(list(splits["test"]["text"]), show_progress=True).numpy()
+    probabilities = predictor.predict_probabilities(list(splits["test"]["text"]), show_progress=True)
     return to_dataset_classes(probabilities, mapping, len(dataset_classes)), "model run over the test split"
 
 

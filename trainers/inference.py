@@ -1,9 +1,12 @@
 """Labelling reviews with saved model folders: what `scripts/predict.py`, `serve.py` and `demo.py` share.
 
-A `SentimentPredictor` wraps one model folder (or Hub id) loaded through the Auto classes with `trust_remote_code`,
-exactly as a user of the Hub would load it, and labels lists of reviews in length-sorted batches, one forward pass
-per batch, with reviews cut at the tokenizer's `model_max_length`. `prediction_records` turns its probabilities into
-the records every entry point prints or returns:
+A `SentimentPredictor` wraps one model folder (or Hub id) and its tokenizer, and labels lists of reviews in
+length-sorted batches, one forward pass per batch, with reviews cut at the tokenizer's `model_max_length`. The model
+runs on one of `BACKENDS`: `torch` loads it through the Auto classes with `trust_remote_code`, exactly as a user of
+the Hub would (`torch_runtime.py`); `onnx` and `onnx-int8` run the folder's ONNX export (`scripts/export_onnx.py`)
+with ONNX Runtime, without importing torch (`onnx_runtime.py`). Either is a callable from an encoded batch to
+logits, as numpy, so batching, chunking and probabilities are the same code for both. `prediction_records` turns
+the probabilities into the records every entry point prints or returns:
 
     {"label": "pos", "score": 0.93, "scores": [{"label": "pos", "score": 0.93}, ...top_k entries]}
 """
@@ -11,28 +14,28 @@ the records every entry point prints or returns:
 import csv
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
-import torch
+import numpy as np
 from tqdm.auto import tqdm
-from transformers import (
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    BatchEncoding,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-)
+from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 from .batching import length_sorted_batches
-from .sources import check_model_folder, not_found
+from .sources import check_model_folder
 
 # Tokenizers without a length limit report this huge sentinel as `model_max_length`.
 UNLIMITED_LENGTH = int(1e29)
 INPUT_FORMATS = ("text", "csv", "jsonl")
 OUTPUT_FORMATS = ("jsonl", "csv")
+# What runs the model: PyTorch, or ONNX Runtime on the folder's float or int8 ONNX export.
+BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKEND_HELP = (
+    "What runs the model: torch, or ONNX Runtime on the folder's onnx/model.onnx (onnx) or onnx/model_int8.onnx "
+    "(onnx-int8), written by scripts/export_onnx.py. The ONNX backends need a local folder and never import torch."
+)
 
 
 class InputError(ValueError):
@@ -48,17 +51,29 @@ class UnencodableReviewError(InputError):
         super().__init__(f"Review {index + 1} cannot be tokenized ({self.reason}).")
 
 
+class Classifier(Protocol):
+    """A loaded model as a backend runs it (`TorchClassifier`, `OnnxClassifier`): an encoded batch in, logits out."""
+
+    backend_name: str
+    id2label: Mapping[int, str]
+    problem_type: str | None
+    model_type: str | None
+    num_parameters: int | None
+
+    def __call__(self, encoded: Mapping[str, np.ndarray]) -> np.ndarray: ...
+
+
 @dataclass
 class SentimentPredictor:
     """One loaded sentiment model, its tokenizer and the name it is served under."""
 
     name: str
-    model: PreTrainedModel
+    classifier: Classifier
     tokenizer: PreTrainedTokenizerBase
 
     @property
     def labels(self) -> list[str]:
-        return [self.model.config.id2label[index] for index in range(self.model.config.num_labels)]
+        return [self.classifier.id2label[index] for index in range(len(self.classifier.id2label))]
 
     @property
     def max_length(self) -> int:
@@ -74,15 +89,15 @@ class SentimentPredictor:
         """What a client needs to know about this model: its labels, how it cuts long reviews, and its size."""
         return {
             "name": self.name,
-            "model_type": self.model.config.model_type,
+            "model_type": self.classifier.model_type,
+            "backend": self.classifier.backend_name,
             "labels": self.labels,
             "max_length": self.max_length,
             "truncation": self.truncation,
             "head_tokens": getattr(self.tokenizer, "head_tokens", None),
-            "num_parameters": sum(parameter.numel() for parameter in self.model.parameters()),
+            "num_parameters": self.classifier.num_parameters,
         }
 
-    @torch.inference_mode()
     def predict_probabilities(
         self,
         texts: Sequence[str],
@@ -90,8 +105,8 @@ class SentimentPredictor:
         show_progress: bool = False,
         chunk_overlap: int | None = None,
         progress: tqdm | None = None,
-    ) -> torch.Tensor:
-        """Label probabilities, one row per review, in the order given.
+    ) -> np.ndarray:
+        """Label probabilities, one row per review, in the order given (float32).
 
         Reviews are sorted by length before batching so that each batch pads to similar lengths (padding is most of
         the cost of a mixed batch), then put back in order. The probability function is the one `pipeline` applies:
@@ -106,24 +121,21 @@ class SentimentPredictor:
         instead.
         """
         self._check_chunk_overlap(chunk_overlap)
-        probabilities = torch.zeros(len(texts), self.model.config.num_labels)
+        probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         disable_own_bar = not show_progress or progress is not None
         with tqdm(total=len(texts), unit="review", disable=disable_own_bar, file=sys.stderr) as own_bar:
             bar = progress if progress is not None else own_bar
             for batch_indices in length_sorted_batches([len(text) for text in texts], batch_size):
-                batch_indices = torch.from_numpy(batch_indices)
                 try:
                     encoded = self._encode([texts[index] for index in batch_indices], chunk_overlap)
                 except Exception as error:
                     raise self._unencodable(texts, batch_indices.tolist(), chunk_overlap, error) from error
                 # Which review each row (window) belongs to: one row per review when nothing is chunked.
-                review_of_row = encoded.pop("overflow_to_sample_mapping", torch.arange(len(batch_indices)))
-                logits = self.model(**encoded.to(self.model.device)).logits.float()
-                row_probabilities = self._to_probabilities(logits).cpu()
-                sums = torch.zeros(len(batch_indices), row_probabilities.size(1)).index_add_(
-                    0, review_of_row, row_probabilities
-                )
-                windows = torch.bincount(review_of_row, minlength=len(batch_indices)).unsqueeze(1)
+                review_of_row = encoded.pop("overflow_to_sample_mapping", np.arange(len(batch_indices)))
+                row_probabilities = self._to_probabilities(self.classifier(dict(encoded)))
+                sums = np.zeros((len(batch_indices), row_probabilities.shape[1]), dtype=np.float32)
+                np.add.at(sums, review_of_row, row_probabilities)
+                windows = np.bincount(review_of_row, minlength=len(batch_indices))[:, np.newaxis]
                 probabilities[batch_indices] = sums / windows
                 bar.update(len(batch_indices))
         return probabilities
@@ -133,7 +145,7 @@ class SentimentPredictor:
             texts,
             truncation=True,
             padding=True,
-            return_tensors="pt",
+            return_tensors="np",
             return_overflowing_tokens=chunk_overlap is not None,
             stride=chunk_overlap or 0,
         )
@@ -159,30 +171,38 @@ class SentimentPredictor:
                 f"chunk_overlap must be at least 0 and less than the {window} tokens of a window, got {chunk_overlap}."
             )
 
-    def _to_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        config = self.model.config
-        if config.num_labels == 1 or config.problem_type == "multi_label_classification":
-            return logits.sigmoid()
-        return logits.softmax(dim=-1)
+    def _to_probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """What `pipeline` applies: softmax over several labels, sigmoid for a single output or multi-label models."""
+        if len(self.labels) == 1 or self.classifier.problem_type == "multi_label_classification":
+            return 1.0 / (1.0 + np.exp(-logits))
+        exponentials = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return exponentials / exponentials.sum(axis=-1, keepdims=True)
 
 
-def load_predictor(name: str, model_path: str, device: str = "cpu") -> SentimentPredictor:
-    """Loads a saved model folder or Hub id the way a user would: Auto classes, `trust_remote_code=True`.
+def load_predictor(name: str, model_path: str, device: str = "cpu", backend: str = "torch") -> SentimentPredictor:
+    """Loads a saved model folder or Hub id the way a user would: with `torch`, the Auto classes and
+    `trust_remote_code=True`; with `onnx` or `onnx-int8`, the folder's tokenizer and its ONNX export.
 
     Fails with a one-line `SourceError` (a ValueError) naming the place when the folder is missing or not a model
-    (see `check_model_folder`), or when the Hub has no such model; and when the tokenizer has no
-    `model_max_length`, since then long reviews could not be truncated and a 5,000-word review would run through
-    the model whole.
+    (see `check_model_folder`), or when the Hub has no such model; with a ValueError when an ONNX backend finds no
+    export (saying how to make one), and when the tokenizer has no `model_max_length`, since then long reviews could
+    not be truncated and a 5,000-word review would run through the model whole.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"Unknown backend '{backend}'; choose one of {BACKENDS}.")
     check_model_folder(model_path)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=True)
-        model = AutoModelForSequenceClassification.from_pretrained(model_path, trust_remote_code=True)
-    except OSError as error:
-        raise not_found("model", model_path, error) from error
+    # Each backend's module is imported only when chosen: the torch one imports torch, the ONNX one onnxruntime.
+    if backend == "torch":
+        from .torch_runtime import load_torch_model
+
+        tokenizer, classifier = load_torch_model(model_path, device)
+    else:
+        from .onnx_runtime import load_onnx_model
+
+        tokenizer, classifier = load_onnx_model(model_path, backend, device)
     if tokenizer.model_max_length >= UNLIMITED_LENGTH:
         raise ValueError(f"The tokenizer of '{model_path}' sets no model_max_length, so reviews cannot be truncated.")
-    return SentimentPredictor(name=name, model=model.to(device).eval(), tokenizer=tokenizer)
+    return SentimentPredictor(name=name, classifier=classifier, tokenizer=tokenizer)
 
 
 def parse_model_specs(specs: Iterable[str]) -> dict[str, str]:
@@ -207,10 +227,11 @@ def check_top_k(top_k: int, labels: Sequence[str]) -> None:
         raise InputError(f"top_k must be between 1 and the number of labels ({len(labels)}), got {top_k}.")
 
 
-def prediction_records(probabilities: torch.Tensor, labels: Sequence[str], top_k: int = 1) -> list[dict]:
+def prediction_records(probabilities: np.ndarray, labels: Sequence[str], top_k: int = 1) -> list[dict]:
     """One record per review: the best label and score, and the `top_k` best labels with their scores."""
     check_top_k(top_k, labels)
-    best_scores, best_indices = probabilities.topk(top_k, dim=-1)
+    best_indices = np.argsort(-probabilities, axis=-1, kind="stable")[:, :top_k]
+    best_scores = np.take_along_axis(probabilities, best_indices, axis=-1)
     records = []
     for scores, indices in zip(best_scores.tolist(), best_indices.tolist()):
         ranked = [{"label": labels[index], "score": score} for index, score in zip(indices, scores)]

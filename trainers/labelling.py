@@ -9,24 +9,71 @@ share stops every process with the same `InputError`, instead of leaving the oth
 With one process, the chunks are labelled exactly as `SentimentPredictor.predict_probabilities` labels any list.
 """
 
+import os
 from collections.abc import Iterator
 from itertools import islice
 
-from accelerate import PartialState
-from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
 
 from .inference import InputError, SentimentPredictor, UnencodableReviewError, prediction_records
 
 
-def share_error(error: InputError | None) -> None:
+class LabellingProcesses:
+    """The processes labelling together: those of `accelerate launch` (`state`, accelerate's `PartialState`), or
+    this process alone (`state` None), which then needs neither accelerate nor PyTorch: the ONNX Runtime backend
+    runs without them."""
+
+    def __init__(self, state=None):
+        self.state = state
+
+    @property
+    def is_main_process(self) -> bool:
+        return self.state is None or self.processes.is_main_process
+
+    @property
+    def num_processes(self) -> int:
+        return 1 if self.state is None else self.processes.num_processes
+
+    @property
+    def process_index(self) -> int:
+        return 0 if self.state is None else self.processes.process_index
+
+    def broadcast(self, objects: list) -> list:
+        """The main process's `objects`, on every process."""
+        if self.state is None:
+            return objects
+        from accelerate.utils import broadcast_object_list
+
+        return broadcast_object_list(objects)
+
+    def gather(self, objects: list) -> list:
+        """Every process's `objects`, concatenated in process order, on every process."""
+        if self.state is None:
+            return objects
+        from accelerate.utils import gather_object
+
+        return gather_object(objects)
+
+
+def labelling_processes(cpu: bool) -> LabellingProcesses:
+    """This process alone, unless a launcher started several (`WORLD_SIZE`): then accelerate's, on the CPU if
+    `cpu`."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return LabellingProcesses()
+    from accelerate import PartialState
+
+    return LabellingProcesses(PartialState(cpu=cpu))
+
+
+def share_error(error: InputError | None, processes: LabellingProcesses) -> None:
     """Raises the main process's `error` (or nothing, if it met none) on every process."""
-    (message,) = broadcast_object_list([str(error) if error is not None else None])
+    (message,) = processes.broadcast([str(error) if error is not None else None])
     if message is not None:
         raise error if error is not None else InputError(message)
 
 
 def label_in_chunks(
+    processes: LabellingProcesses,
     predictor: SentimentPredictor,
     reviews: Iterator[str] | None,
     chunk_rows: int,
@@ -40,20 +87,19 @@ def label_in_chunks(
     process's `reviews` are read (the others pass None), and its `progress` bar counts every process's reviews."""
     if chunk_rows < 1:
         raise InputError(f"chunk_rows must be at least 1, got {chunk_rows}.")
-    state = PartialState()
     first_row = 0
     while True:
         chunk, read_error = [], None
-        if state.is_main_process:
+        if processes.is_main_process:
             try:
                 chunk = list(islice(reviews, chunk_rows))
             except InputError as error:
                 read_error = error
-        share_error(read_error)
-        (chunk,) = broadcast_object_list([chunk])
+        share_error(read_error, processes)
+        (chunk,) = processes.broadcast([chunk])
         if not chunk:
             return
-        rows = range(state.process_index, len(chunk), state.num_processes)
+        rows = range(processes.process_index, len(chunk), processes.num_processes)
         records, label_error = [], None
         try:
             probabilities = predictor.predict_probabilities(
@@ -65,13 +111,13 @@ def label_in_chunks(
         except InputError as error:
             label_error = str(error)
         # One entry per process, in process order: [(error, records of rows p, p + n, ...), ...].
-        outcomes = gather_object([(label_error, records)])
+        outcomes = processes.gather([(label_error, records)])
         errors = [error for error, _ in outcomes if error is not None]
         if errors:
             raise InputError(errors[0])
         in_order = [None] * len(chunk)
         for process_index, (_, process_records) in enumerate(outcomes):
-            in_order[process_index :: state.num_processes] = process_records
+            in_order[process_index :: processes.num_processes] = process_records
         if progress is not None:
             progress.update(len(chunk) - len(rows))  # the other processes' rows; this one's advanced the bar already
         first_row += len(chunk)

@@ -13,6 +13,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from .approaches import approach_of, base_model_hub_id, describe_cut, is_pretraining
 from .comparison import comparison_markdown, read_comparison
 from .data import DATA_FILE_FIELDS, DEFAULT_DATASET
+from .onnx_runtime import ONNX_FILES, onnx_file
 from .run_folder import CARD_FILE, read_run
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
@@ -143,7 +144,14 @@ def build_model_card(
         max_length=recipe["max_length"],
         cut=describe_cut(recipe),
         comparison=comparison_section,
+        onnx_files=onnx_files(folder),
     )
+
+
+def onnx_files(folder: str | Path) -> list[str]:
+    """The ONNX exports the folder holds (`scripts/export_onnx.py`), as paths inside it, the float model first."""
+    present = [onnx_file(folder, backend) for backend in ONNX_FILES]
+    return [path.relative_to(Path(folder)).as_posix() for path in present if path.is_file()]
 
 
 def validate_model_card(card: ModelCard, folder: str | Path) -> None:

@@ -2,16 +2,19 @@
 the script's output (a results table, JSON, predictions)."""
 
 import logging
+from typing import TYPE_CHECKING
 
 import datasets
 import transformers
-from transformers import TrainingArguments
+
+if TYPE_CHECKING:  # importing it imports torch, which the ONNX backend's scripts never load
+    from transformers import TrainingArguments
 
 # The project's loggers: its modules' (`get_logger(__name__)`), and a script's own, named `__main__` when run.
 PROJECT_LOGGERS = ("trainers", "scripts", "__main__")
 
 
-def setup_logging(args: TrainingArguments | None = None) -> None:
+def setup_logging(args: "TrainingArguments | None" = None) -> None:
     """Sends the project's log messages to stderr, at info.
 
     A training script passes its arguments: under `accelerate launch`, only the main process then logs at info, the

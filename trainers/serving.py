@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import torch
+import numpy as np
 from fastapi import FastAPI, HTTPException, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -117,7 +117,7 @@ class MicroBatcher:
             self.worker.cancel()
             await asyncio.gather(self.worker, return_exceptions=True)
 
-    async def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
+    async def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """The label probabilities of `texts`, computed in a batch shared with whatever else is waiting."""
         future = asyncio.get_running_loop().create_future()
         await self.queue.put((texts, future))

@@ -32,7 +32,9 @@ def reverse_padded(sequences: torch.Tensor, lengths: torch.Tensor) -> torch.Tens
     steps = torch.arange(sequences.size(1), device=sequences.device).unsqueeze(0)
     last = (lengths - 1).unsqueeze(1)
     index = torch.where(steps <= last, last - steps, steps)
-    index = index.view(*index.shape, *([1] * (sequences.dim() - 2))).expand_as(sequences)
+    # Batch and time sizes from `index`, not `sequences`: torch.onnx's exporter fixes an LSTM output's time size to
+    # the example's, which `expand_as` would copy into the ONNX graph.
+    index = index.view(*index.shape, *([1] * (sequences.dim() - 2))).expand(-1, -1, *sequences.shape[2:])
     return sequences.gather(1, index)
 
 
@@ -47,6 +49,9 @@ def right_padded(
         input_ids = input_ids.new_full((input_ids.size(0), 1), pad_token_id)
         mask = mask.new_zeros((input_ids.size(0), 1))
     lengths = mask.sum(dim=1, keepdim=True)
+    # An exported graph (ONNX) cannot raise on its inputs' values: there the tokenizer beside it pads on the right.
+    if torch.compiler.is_exporting():
+        return input_ids, mask
     if not torch.equal(mask, torch.arange(mask.size(1), device=mask.device) < lengths):
         raise ValueError("The LSTM models expect right padding (attention_mask of 1s then 0s).")
     return input_ids, mask

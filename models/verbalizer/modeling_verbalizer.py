@@ -36,7 +36,8 @@ def cut_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor, max_length: 
     """Cuts each right-padded row longer than `max_length` to its first `kept_from_start` and last
     `max_length - kept_from_start` tokens; shorter rows are left whole. Returns the ids, mask and row lengths."""
     lengths = attention_mask.sum(dim=1)
-    width = int(min(max_length, input_ids.size(1)))
+    # No `int()`: exported to ONNX, the sequence size is symbolic, and `int()` would fix it to the example's.
+    width = min(max_length, input_ids.size(1))
     positions = torch.arange(width, device=input_ids.device).unsqueeze(0)
     too_long = (lengths > max_length).unsqueeze(1)
     from_end = positions >= kept_from_start
@@ -158,15 +159,19 @@ class VerbalizerForSequenceClassification(VerbalizerPreTrainedModel):
         """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
+        # An exported graph (ONNX) cannot raise on its inputs' values: there, the tokenizer beside it pads on the
+        # right and appends the template, and these checks are left out.
+        exporting = torch.compiler.is_exporting()
         lengths = attention_mask.sum(dim=1)
         positions = torch.arange(attention_mask.size(1), device=attention_mask.device)
-        if not torch.equal(attention_mask.bool(), positions < lengths.unsqueeze(1)):
+        if not exporting and not torch.equal(attention_mask.bool(), positions < lengths.unsqueeze(1)):
             raise ValueError("VerbalizerForSequenceClassification expects right padding (attention_mask 1s then 0s).")
         config = self.config
         input_ids, attention_mask, lengths = cut_rows(
             input_ids, attention_mask, config.max_length, config.kept_from_start
         )
-        self._check_template(input_ids, lengths)
+        if not exporting:
+            self._check_template(input_ids, lengths)
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         rows = torch.arange(hidden.size(0), device=hidden.device)
         token_state = hidden[rows, lengths - 1 - self.read_offset]

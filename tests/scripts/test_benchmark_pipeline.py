@@ -9,22 +9,28 @@ from ..conftest import PROJECT_ROOT
 SCRIPT = PROJECT_ROOT / "scripts" / "benchmark_pipeline.py"
 
 
-def test_every_door_labels_with_the_trainers_test_accuracy(trained_lstm_folder, imdb_dataset):
+def test_every_door_labels_with_the_trainers_test_accuracy(lstm_onnx_folder, imdb_dataset):
     # The fixture evaluated 300 test reviews drawn with seed 42; the benchmark draws the same 300.
     completed = subprocess.run(
-        [sys.executable, str(SCRIPT), str(trained_lstm_folder), "--dataset_name", imdb_dataset,
-         "--max_samples", "300", "--seed", "42", "--batch_size", "32"],
+        [sys.executable, str(SCRIPT), str(lstm_onnx_folder), "--dataset_name", imdb_dataset,
+         "--max_samples", "300", "--seed", "42", "--batch_size", "32", "--backends", "torch", "onnx", "onnx-int8"],
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-4000:]
     assert "| pipeline, batch size 32 |" in completed.stdout
-    assert "| model alone, sorted batches of 128 |" in completed.stdout
+    assert "| model alone, onnx, sorted batches of 128 |" in completed.stdout
     report = json.loads(completed.stdout[completed.stdout.index("{") :])
-    results = json.loads((trained_lstm_folder / "all_results.json").read_text())
+    results = json.loads((lstm_onnx_folder / "all_results.json").read_text())
     assert report["reviews"] == results["test_samples"] == 300
-    doors = [row["door"].split(",")[0] for row in report["rows"]]
-    assert doors == ["pipeline", "pipeline", "project predictor", "model alone"]
+    doors = [row["door"].rsplit(",", 1)[0] for row in report["rows"]]
+    assert doors == ["pipeline", "pipeline"] + [
+        f"{door}, {backend}"
+        for backend in ("torch", "onnx", "onnx-int8")
+        for door in ("project predictor", "model alone")
+    ]
     for row in report["rows"]:
-        assert row["accuracy"] == pytest.approx(results["test_accuracy"]), row["door"]
+        # int8 rounds the weights, which may flip a few labels; every other door gives the run's own.
+        tolerance = 0.02 if "int8" in row["door"] else 1e-9
+        assert row["accuracy"] == pytest.approx(results["test_accuracy"], abs=tolerance), row["door"]
         assert row["reviews_per_second"] > 0
-    assert report["rows"][-1]["share_of_sorted_rate"] == 1.0
+    assert report["rows"][3]["share_of_sorted_rate"] == 1.0

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
@@ -244,13 +245,13 @@ class RecordingPredictor(SentimentPredictor):
 
     passes: list[list[str]] = field(default_factory=list)
 
-    def predict_probabilities(self, texts, *args, **options) -> torch.Tensor:
+    def predict_probabilities(self, texts, *args, **options) -> np.ndarray:
         self.passes.append(list(texts))
         return super().predict_probabilities(texts, *args, **options)
 
 
 def test_a_review_that_breaks_a_shared_forward_pass_fails_only_its_own_request(lstm_predictor, imdb_splits):
-    predictor = RecordingPredictor(lstm_predictor.name, lstm_predictor.model, lstm_predictor.tokenizer)
+    predictor = RecordingPredictor(lstm_predictor.name, lstm_predictor.classifier, lstm_predictor.tokenizer)
     reviews = list(imdb_splits["test"]["text"][:6])
     # Called directly, the batcher gets no validation: the lone surrogate reaches the real tokenizer, which raises.
     requests = [reviews[:2], reviews[2:3], [reviews[3], "A fine \ud800 film."], reviews[4:]]
@@ -266,7 +267,7 @@ def test_a_review_that_breaks_a_shared_forward_pass_fails_only_its_own_request(l
     assert predictor.passes[0] == [text for texts in requests for text in texts], "the requests did not share a pass"
     assert isinstance(answers[2], UnencodableReviewError) and answers[2].index == 1, answers[2]
     expected = lstm_predictor.predict_probabilities(reviews)[[0, 1, 2, 4, 5]]
-    torch.testing.assert_close(torch.cat([answers[0], answers[1], answers[3]]), expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([answers[0], answers[1], answers[3]]), expected, rtol=0, atol=1e-5)
 
 
 def test_stopping_a_batcher_first_answers_the_requests_still_queued(lstm_predictor, imdb_splits):
@@ -283,7 +284,7 @@ def test_stopping_a_batcher_first_answers_the_requests_still_queued(lstm_predict
     pending = asyncio.run(stop_while_queued())
     assert all(future.done() and not future.cancelled() for future in pending), "stop() dropped queued requests"
     expected = lstm_predictor.predict_probabilities(reviews)
-    torch.testing.assert_close(torch.cat([future.result() for future in pending]), expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([future.result() for future in pending]), expected, rtol=0, atol=1e-5)
 
 
 TOKENIZER_REFUSES, MODEL_BREAKS = "A review this tokenizer refuses.", "A review this model breaks on."
@@ -299,7 +300,7 @@ class FaultyPredictor(RecordingPredictor):
             raise ValueError("no tokens for the marked review")
         return super()._encode(texts, chunk_overlap)
 
-    def predict_probabilities(self, texts, *args, **options) -> torch.Tensor:
+    def predict_probabilities(self, texts, *args, **options) -> np.ndarray:
         probabilities = super().predict_probabilities(texts, *args, **options)
         if MODEL_BREAKS in texts:
             raise RuntimeError("the model broke on the marked review")
@@ -307,7 +308,7 @@ class FaultyPredictor(RecordingPredictor):
 
 
 def test_only_the_failing_requests_of_a_shared_pass_get_errors(lstm_predictor, imdb_splits, caplog):
-    predictor = FaultyPredictor(lstm_predictor.name, lstm_predictor.model, lstm_predictor.tokenizer)
+    predictor = FaultyPredictor(lstm_predictor.name, lstm_predictor.classifier, lstm_predictor.tokenizer)
     reviews = list(imdb_splits["test"]["text"][:8])
     bodies = [{"text": review} for review in reviews] + [
         {"texts": [reviews[0], TOKENIZER_REFUSES]},
@@ -418,7 +419,7 @@ LOAD_SECONDS, LOAD_CLIENTS, VALID_SHARE = 8, 32, 0.6
 def test_under_load_bad_requests_never_fail_good_ones(server, lstm_predictor, imdb_splits):
     reviews = list(imdb_splits["test"]["text"][:48])
     reviews += [f"{review} \U0001f600" for review in reviews[:16]]
-    offline = lstm_predictor.predict_probabilities(reviews).argmax(dim=-1).tolist()
+    offline = lstm_predictor.predict_probabilities(reviews).argmax(-1).tolist()
     offline_labels = {review: lstm_predictor.labels[index] for review, index in zip(reviews, offline)}
     bad = invalid_cases(reviews[0])
 
@@ -479,6 +480,29 @@ def test_sigterm_answers_the_requests_in_flight_then_exits_cleanly(
     for (response, answered_at), texts in zip(answers, requests):
         assert response.status_code == 200, response.text
         assert answered_at > signalled + 0.5, "the request was answered before the signal: the test proves nothing"
-        expected = lstm_predictor.predict_probabilities(texts).argmax(dim=-1).tolist()
+        expected = lstm_predictor.predict_probabilities(texts).argmax(-1).tolist()
         assert [p["label"] for p in response.json()["predictions"]] == [lstm_predictor.labels[i] for i in expected]
     assert "Traceback" not in log.read_text()
+
+
+def test_the_onnx_backend_answers_as_torch(lstm_onnx_folder, lstm_predictor, imdb_splits, tmp_path):
+    """The same folder served with `--backend onnx` (its ONNX export, by ONNX Runtime) gives PyTorch's labels and scores
+    on real reviews, a long one among them."""
+    texts = list(imdb_splits["test"]["text"][:40]) + [" ".join(" ".join(imdb_splits["test"]["text"]).split()[:3000])]
+    port = free_loopback_port()
+    command = [sys.executable, str(SERVE_SCRIPT), "--model", f"lstm={lstm_onnx_folder}", "--backend", "onnx",
+               "--port", str(port)]  # fmt: skip
+    url, log = f"http://127.0.0.1:{port}", tmp_path / "server.log"
+    with running_server(command, f"{url}/health", log, {**os.environ, "SENTIMENT_API_KEYS": ENV_KEYS[0]}) as process:
+        server = RunningServer(url, process, log)
+        response = server.post({"texts": texts, "top_k": 2})
+        described = httpx.get(f"{url}/models", headers={"x-api-key": ENV_KEYS[0]}).json()["models"][0]
+    assert response.status_code == 200, response.text
+    labels = lstm_predictor.labels
+    assert described["backend"] == "onnx" and described["labels"] == labels
+    assert described["num_parameters"] == lstm_predictor.describe()["num_parameters"]
+    expected = lstm_predictor.predict_probabilities(texts)
+    for prediction, row in zip(response.json()["predictions"], expected, strict=True):
+        assert prediction["label"] == labels[row.argmax()]
+        scores = {entry["label"]: entry["score"] for entry in prediction["scores"]}
+        assert [scores[label] for label in labels] == pytest.approx(row.tolist(), abs=1e-4)

@@ -1,0 +1,41 @@
+"""Running a model folder with PyTorch: the `torch` backend of the predictor (`trainers/inference.py`).
+
+Kept apart from `inference.py` so that a process using the `onnx` backend never imports torch.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+
+from .sources import not_found
+
+
+class TorchClassifier:
+    """A sequence classifier loaded through the Auto classes and run by PyTorch: an encoded batch in, logits out, as
+    numpy."""
+
+    backend_name = "torch"
+
+    def __init__(self, model: PreTrainedModel):
+        self.model = model
+        self.id2label = model.config.id2label
+        self.problem_type = model.config.problem_type
+        self.model_type = model.config.model_type
+        self.num_parameters = sum(parameter.numel() for parameter in model.parameters())
+
+    @torch.inference_mode()
+    def __call__(self, encoded: Mapping[str, np.ndarray]) -> np.ndarray:
+        inputs = {name: torch.from_numpy(array).to(self.model.device) for name, array in encoded.items()}
+        return self.model(**inputs).logits.float().cpu().numpy()
+
+
+def load_torch_model(model_path: str, device: str):
+    """The tokenizer and model of a folder or Hub id, loaded as a Hub user loads them (`trust_remote_code=True`)."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=True)
+        model = AutoModelForSequenceClassification.from_pretrained(model_path, trust_remote_code=True)
+    except OSError as error:
+        raise not_found("model", model_path, error) from error
+    return tokenizer, TorchClassifier(model.to(device).eval())
