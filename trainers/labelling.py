@@ -28,15 +28,15 @@ class LabellingProcesses:
 
     @property
     def is_main_process(self) -> bool:
-        return self.state is None or self.processes.is_main_process
+        return self.state is None or self.state.is_main_process
 
     @property
     def num_processes(self) -> int:
-        return 1 if self.state is None else self.processes.num_processes
+        return 1 if self.state is None else self.state.num_processes
 
     @property
     def process_index(self) -> int:
-        return 0 if self.state is None else self.processes.process_index
+        return 0 if self.state is None else self.state.process_index
 
     def broadcast(self, objects: list) -> list:
         """The main process's `objects`, on every process."""
