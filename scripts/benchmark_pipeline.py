@@ -1,7 +1,7 @@
 """Measure a saved model folder through every door users take, on the same test reviews, in one table.
 
     python scripts/benchmark_pipeline.py outputs/lstm-imdb --dataset_name ../shared/data/imdb --max_samples 3000
-    python scripts/benchmark_pipeline.py outputs/lstm-imdb --dataset_name ../shared/data/imdb --max_samples 3000 \
+    python scripts/benchmark_pipeline.py outputs/lstm-imdb --dataset_name ../shared/data/imdb --max_samples 3000 \\
         --backends torch onnx onnx-int8        # after scripts/export_onnx.py --model outputs/lstm-imdb --int8
 
 Rows: `pipeline("sentiment-analysis")` called on the list of reviews with batch size 1 and `--batch_size`, then for

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from onnxruntime.quantization import QuantType, quantize_dynamic
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
 import models  # noqa: F401  (registers the project's models with the Auto classes)
@@ -97,6 +96,10 @@ def export_onnx(folder: str, int8: bool = False) -> dict:
     written = {"onnx": str(path), "max_probability_difference": difference}
     if int8:
         int8_path = onnx_file(folder, "onnx-int8")
+        # Imported here, not at the top: onnxruntime.quantization puts onnxruntime/transformers on sys.path, where
+        # a `models` package would then stand in for this project's in any later import.
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
         quantize_dynamic(path, int8_path, weight_type=QuantType.QInt8)
         record_metadata(int8_path, {NUM_PARAMETERS_KEY: str(num_parameters)})
         # Quantization changes the numbers by design: reported, not checked.
