@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from trainers.data import DEFAULT_DATASET, load_sentiment_splits
+from trainers.data import DEFAULT_DATASET, DatasetSource, load_sentiment_splits
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TRAIN_SCRIPT = PROJECT_ROOT / "scripts" / "train.py"
@@ -61,9 +61,13 @@ def sst2_dataset() -> str:
 
 
 @pytest.fixture(scope="session")
-def tweet_dataset() -> str:
-    """The three-class tweet sentiment set (negative, neutral, positive), from `TWEET_DATASET`."""
-    return os.environ.get("TWEET_DATASET", "cardiffnlp/tweet_eval")
+def tweet_source() -> DatasetSource:
+    """The three-class tweet sentiment set (negative, neutral, positive): `TWEET_DATASET` (a local copy, laid out as
+    one configuration), else the Hub's tweet_eval, configuration `sentiment`."""
+    local_copy = os.environ.get("TWEET_DATASET")
+    if local_copy:
+        return DatasetSource(dataset_name=local_copy)
+    return DatasetSource(dataset_name="cardiffnlp/tweet_eval", dataset_config_name="sentiment")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ import pytest
 from datasets import Dataset
 from huggingface_hub import ModelCard
 
+from trainers.arguments import dataset_command_line
+
 from ..conftest import (
     FINETUNE_RECIPES,
     FINETUNE_SCRIPT,
@@ -60,8 +62,8 @@ def data_arguments(kind: str, request) -> tuple[list, list[str]]:
         return ["--dataset_name", sst2, "--dataset_hub_id", "stanfordnlp/sst2", "--text_column_name", "sentence",
                 "--max_train_samples", 300, "--max_test_samples", 60], SST2_CLASSES  # fmt: skip
     if kind == "tweets":
-        tweets = request.getfixturevalue("tweet_dataset")
-        return ["--dataset_name", tweets, "--dataset_hub_id", "cardiffnlp/tweet_eval",
+        tweets = dataset_command_line(request.getfixturevalue("tweet_source"))
+        return [*tweets, "--dataset_hub_id", "cardiffnlp/tweet_eval",
                 "--max_train_samples", 300, "--max_test_samples", 60], TWEET_CLASSES  # fmt: skip
     files = request.getfixturevalue("reviews_csv")
     return ["--train_file", files["train"], "--test_file", files["test"], "--text_column_name", "review",
@@ -142,18 +144,18 @@ def test_an_imdb_model_is_scored_on_sst2_with_labels_matched_by_name(trained_lst
     assert 0 < predicted_positive < 200 and report["accuracy"] > 0.5
 
 
-def test_the_comparison_reads_three_classes_with_their_own_validation_split(tweet_dataset, tmp_path):
+def test_the_comparison_reads_three_classes_with_their_own_validation_split(tweet_source, tmp_path):
     command = [sys.executable, PROJECT_ROOT / "scripts" / "compare.py", "--quick", "--approaches", "tfidf",
-               "--dataset_name", tweet_dataset, "--max_train_samples", 900, "--max_test_samples", 300,
+               *dataset_command_line(tweet_source), "--max_train_samples", 900, "--max_test_samples", 300,
                "--output_dir", tmp_path]  # fmt: skip
     completed = run(command)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads((tmp_path / "comparison.json").read_text())
-    assert (report["dataset"], report["validation_split"]) == (tweet_dataset, "validation")
+    assert (report["dataset"], report["validation_split"]) == (tweet_source.describe(), "validation")
     (run_row,) = report["runs"]["tfidf"]
     assert run_row["test_samples"] == 300 and run_row["roc_auc"] is None  # no single positive class among three
     assert 1 / 3 < run_row["accuracy"] < 1 and 0 < run_row["f1"] < 1
     assert (
-        f"Setting: quick ({tweet_dataset}, " in completed.stdout
+        f"Setting: quick ({tweet_source.describe()}, " in completed.stdout
         and "the dataset's 'validation' split" in completed.stdout
     )

@@ -87,8 +87,8 @@ def test_sst2_is_read_by_its_column_name_with_its_own_validation_split(sst2_data
         load_sentiment_splits(swapped)
 
 
-def test_three_classes_keep_their_names_and_stratified_carving(tweet_dataset):
-    splits = load_sentiment_splits(tweet_dataset, seed=0, max_train_samples=900, max_test_samples=300)
+def test_three_classes_keep_their_names_and_stratified_carving(tweet_source):
+    splits = load_sentiment_splits(tweet_source, seed=0, max_train_samples=900, max_test_samples=300)
     assert splits["train"].features["label"].names == ["negative", "neutral", "positive"]
     assert set(splits["test"]["label"]) == {0, 1, 2} and len(splits["validation"]) == 2000
     assert class_names(splits) == ["negative", "neutral", "positive"]
