@@ -15,13 +15,15 @@ DEMO_SCRIPT = PROJECT_ROOT / "scripts" / "demo.py"
 TRICKY_EXAMPLE = "I didn't hate it, but I wouldn't watch it again."
 
 
-@pytest.fixture(scope="module")
-def demo_url(trained_lstm_folder, tmp_path_factory):
+@pytest.fixture(scope="module", params=["torch", "onnx"])
+def demo_url(request, tmp_path_factory):
+    """The demo run by PyTorch, and by ONNX Runtime on the same LSTM's export: the page must show the same answers."""
+    folder = request.getfixturevalue("trained_lstm_folder" if request.param == "torch" else "lstm_onnx_folder")
     port = free_loopback_port()
     log = tmp_path_factory.mktemp("demo") / "demo.log"
     command = [
-        sys.executable, str(DEMO_SCRIPT), "--host", "127.0.0.1", "--port", str(port),
-        "--model", f"lstm={trained_lstm_folder}", "--model", f"lstm-copy={trained_lstm_folder}",
+        sys.executable, str(DEMO_SCRIPT), "--host", "127.0.0.1", "--port", str(port), "--backend", request.param,
+        "--model", f"lstm={folder}", "--model", f"lstm-copy={folder}",
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     with running_server(command, url, log, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}):
