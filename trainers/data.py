@@ -163,8 +163,12 @@ def check_columns(split: Dataset, name: str, source: DatasetSource) -> None:
         )
 
 
-def is_missing(label) -> bool:
-    return label is None or label == MISSING_CLASS or (isinstance(label, float) and math.isnan(label))
+def is_missing(label, feature) -> bool:
+    """Whether a row has no label: None or NaN (an empty cell), or `MISSING_CLASS` in a `ClassLabel` column (in a
+    column of plain numbers, -1 is a class, as in -1/0/1 sentiment)."""
+    if isinstance(feature, ClassLabel):
+        return label is None or label == MISSING_CLASS
+    return label is None or (isinstance(label, float) and math.isnan(label))
 
 
 def read_class_names(splits: dict[str, Dataset], label_column: str) -> list[str]:
@@ -173,15 +177,13 @@ def read_class_names(splits: dict[str, Dataset], label_column: str) -> list[str]
     feature = splits["train"].features[label_column]
     if isinstance(feature, ClassLabel):
         return list(feature.names)
-    values = {label for label in splits["train"].unique(label_column) if not is_missing(label)}
+    values = {label for label in splits["train"].unique(label_column) if not is_missing(label, feature)}
     kinds = {type(value) for value in values}
     if not kinds <= {str} and not kinds <= {int, float}:
         raise DatasetValidationError(
             f"The '{label_column}' column mixes strings and numbers: {sorted(map(str, values))}."
         )
-    if kinds <= {float} and all(value.is_integer() for value in values):  # a CSV column with empty cells
-        values = {int(value) for value in values}
-    return [str(value) for value in sorted(values)]
+    return [label_name(value) for value in sorted(values)]
 
 
 def to_class_ids(split: Dataset, name: str, source: DatasetSource, names: list[str]) -> Dataset:
@@ -190,7 +192,7 @@ def to_class_ids(split: Dataset, name: str, source: DatasetSource, names: list[s
     label_column = source.label_column_name
     feature = split.features[label_column]
     labels = split[label_column]
-    missing = sum(is_missing(label) for label in labels)
+    missing = sum(is_missing(label, feature) for label in labels)
     if missing:
         raise DatasetValidationError(
             f"The '{name}' split has {missing:,} of {len(split):,} rows without a label (empty or {MISSING_CLASS}) "
@@ -222,8 +224,9 @@ def to_class_ids(split: Dataset, name: str, source: DatasetSource, names: list[s
 
 
 def label_name(label) -> str:
-    """A label value as its class name: strings as they are, whole numbers without a decimal point."""
-    return str(int(label)) if isinstance(label, float) else str(label)
+    """A label value as its class name: strings as they are, whole numbers without a decimal point (a CSV column of
+    numbers with empty cells reads as floats)."""
+    return str(int(label)) if isinstance(label, float) and label.is_integer() else str(label)
 
 
 def to_class_id(batch: dict, names: list[str]) -> dict:

@@ -161,8 +161,9 @@ def validate_model_card(card: ModelCard, folder: str | Path) -> None:
     data = reparsed.data
     _, results, recipe = read_run(folder)
     # A run on local files that names no Hub dataset has no dataset to list nor a model index to name it in.
-    names_dataset = dataset_hub_id(recipe) is not None
-    required = ("license", "language", "pipeline_tag", "library_name") + (("datasets", "eval_results") * names_dataset)
+    required = ["license", "language", "pipeline_tag", "library_name"]
+    if dataset_hub_id(recipe) is not None:
+        required += ["datasets", "eval_results"]
     for field in required:
         if not getattr(data, field, None):
             raise ValueError(f"Model card metadata lacks '{field}'.")

@@ -1,7 +1,7 @@
 from collections import Counter
 
 import pytest
-from datasets import Dataset
+from datasets import ClassLabel, Dataset, Features, Value
 
 from trainers.data import DatasetSource, DatasetValidationError, class_names, label_config, load_sentiment_splits
 
@@ -120,10 +120,26 @@ def test_rows_without_a_label_are_refused_naming_the_split_and_count(tmp_path):
         load_sentiment_splits(
             DatasetSource(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "train.csv"))
         )
-    glue_style = {"text": GOOD["text"], "label": [0, 1, -1, 1]}  # GLUE hides test labels as -1
-    folder = write_dataset(tmp_path / "hidden", GOOD, glue_style)
+    # GLUE hides its test labels as -1 in a ClassLabel column (Parquet keeps the ClassLabel).
+    folder = tmp_path / "hidden"
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["bad", "good"])})
+    for name, labels in {"train": GOOD["label"], "test": [0, 1, -1, 1]}.items():
+        Dataset.from_dict({"text": GOOD["text"], "label": labels}, features=features).to_parquet(
+            str(folder / f"{name}.parquet")
+        )
     with pytest.raises(DatasetValidationError, match="'test' split has 1 of 4 rows without a label"):
-        load_sentiment_splits(folder)
+        load_sentiment_splits(str(folder))
+
+
+def test_numbers_as_labels_name_their_classes_and_minus_one_is_one_of_them(tmp_path):
+    # Outside a ClassLabel column, -1 is a class (negative in -1/0/1 sentiment), not a missing label.
+    Dataset.from_dict({"text": GOOD["text"] * 3, "label": [-1, 0, 1, 1, 0, -1, 1, 0, -1, -1, 0, 1]}).to_csv(
+        str(tmp_path / "train.csv"), index=False
+    )
+    source = DatasetSource(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "train.csv"))
+    splits = load_sentiment_splits(source, validation_fraction=0.25, seed=0)
+    assert class_names(splits) == ["-1", "0", "1"]
+    assert list(splits["test"]["label"]) == [0, 1, 2, 2, 1, 0, 2, 1, 0, 0, 1, 2]
 
 
 @pytest.mark.parametrize(
