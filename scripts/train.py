@@ -19,7 +19,7 @@ from trainers.builders import (
     pretrained_lstm_tokenizer,
 )
 from trainers.data import class_names
-from trainers.run import start_run, train_and_finish
+from trainers.run import start_run, train_and_finish, unlabeled_reviews_for
 from trainers.script_logging import setup_logging
 from trainers.training import tokenize_splits
 
@@ -43,7 +43,8 @@ def main(args: list[str] | None = None) -> dict:
         tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
         model = lstm_builder(model_args, tokenizer, class_names(splits))({})
     tokenized = tokenize_splits(splits, tokenizer, training_args)
-    return train_and_finish(model, training_args, tokenized, tokenizer, recipe, push_to_hub)
+    unlabeled = unlabeled_reviews_for(model.config, data_args, tokenizer, training_args)
+    return train_and_finish(model, training_args, tokenized, tokenizer, recipe, push_to_hub, unlabeled)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from .arguments import (
     PretrainingDataArguments,
     SentimentTrainingArguments,
     VerbalizerArguments,
+    WordVectorArguments,
     parse_recipe,
 )
 
@@ -86,7 +87,7 @@ def describe_lstm(config: dict, recipe: dict) -> str:
     pretrained = recipe["approach"] == "lstm_pretrained"
     start = "learned from scratch"
     if pretrained and recipe.get("pretrained_layers") == "embeddings":
-        start = f"its embeddings pretrained with language models ({base_model_name(recipe)}), the LSTM from scratch"
+        start = f"its embeddings taken from a pretraining run ({base_model_name(recipe)}), the LSTM from scratch"
     elif pretrained:
         start = f"pretrained as language models ({base_model_name(recipe)})"
     vocabulary = "the pretrained model's" if pretrained else "learned on the training reviews"
@@ -99,6 +100,20 @@ def describe_lstm(config: dict, recipe: dict) -> str:
         f"A {recurrent}, {start}, {config['pooling'].replace('_', ' and ')} pooling over the review's tokens "
         f"and a linear classifier{adversarial}; a word-level vocabulary of {config['vocab_size']:,} entries, "
         f"{vocabulary}."
+    )
+
+
+def is_word_vectors(config: dict) -> bool:
+    """Whether `config.json` is that of a word-vector pretraining folder (scripts/pretrain_word_vectors.py)."""
+    return bool(config.get("embeddings_only"))
+
+
+def describe_word_vectors(config: dict, recipe: dict) -> str:
+    return (
+        f"{config['embedding_dim']}-dimensional word vectors for a word-level vocabulary of "
+        f"{config['vocab_size']:,} entries, learned by skip-gram with negative sampling (word2vec: a window of "
+        f"{recipe.get('window', 5)} words, {recipe.get('negative', 5)} negatives, {recipe.get('word2vec_epochs', 5)} "
+        "epochs) on the training and unlabeled reviews, as the embeddings an LSTM classifier starts from."
     )
 
 
@@ -169,6 +184,14 @@ APPROACHES = {
             (DataArguments, EncoderArguments, BaseModelArguments, SentimentTrainingArguments),
             describe_finetuned,
             base_model_key="model_name_or_path",
+        ),
+        Approach(
+            "word_vectors",
+            "scripts/pretrain_word_vectors.py",
+            "configs/pretrain/word_vectors.yaml",
+            (PretrainingDataArguments, WordVectorArguments, SentimentTrainingArguments),
+            describe_word_vectors,
+            compared_by_default=False,  # word vectors, not a classifier
         ),
         Approach(
             "pretraining",

@@ -77,6 +77,13 @@ class DataArguments(DatasetSource):
     min_frequency: int = field(
         default=2, metadata={"help": "Words seen fewer times in the training split become [UNK]."}
     )
+    max_unlabeled_samples: int | None = field(
+        default=None,
+        metadata={
+            "help": "For a model that learns from unlabeled reviews (virtual adversarial training, entropy "
+            "minimisation): use a seeded random subset of this many reviews of the dataset's unlabeled split."
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -107,7 +114,10 @@ class PretrainingDataArguments(DatasetSource):
     )
     lm_validation_samples: int = field(
         default=1000,
-        metadata={"help": "Unlabeled reviews held out (seeded) to measure validation perplexity, never trained on."},
+        metadata={
+            "help": "Unlabeled reviews held out (seeded) to measure validation perplexity, never trained on (word "
+            "vectors measure none: 0 reads them all)."
+        },
     )
     segment_length: int = field(
         default=128, metadata={"help": "Tokens per training segment: reviews are packed and cut to this length."}
@@ -122,6 +132,28 @@ class PretrainingDataArguments(DatasetSource):
     min_frequency: int = field(
         default=2, metadata={"help": "Words seen fewer times in the pretraining reviews become [UNK]."}
     )
+
+
+@dataclass
+class WordVectorArguments:
+    """Skip-gram with negative sampling (word2vec) over the pretraining reviews (`trainers.word_vectors`)."""
+
+    vocab_size: int = field(default=30000, metadata={"help": "Words in the vocabulary (the classifier's)."})
+    embedding_dim: int = field(default=128, metadata={"help": "Size of each word vector."})
+    window: int = field(default=5, metadata={"help": "Words on each side of a word that it predicts (skip-gram)."})
+    negative: int = field(default=5, metadata={"help": "Negative samples per predicted word."})
+    word2vec_epochs: int = field(default=5, metadata={"help": "Passes over the corpus."})
+    subsampling: float = field(
+        default=1e-3, metadata={"help": "Threshold above which frequent words are randomly skipped (word2vec's)."}
+    )
+    workers: int | None = field(
+        default=None, metadata={"help": "Training threads (default: the cores this process may use)."}
+    )
+
+    def __post_init__(self):
+        for name in ("vocab_size", "embedding_dim", "window", "negative", "word2vec_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}.")
 
 
 @dataclass
@@ -143,6 +175,20 @@ class SentimentTrainingArguments(TrainingArguments):
         metadata={
             "help": "Learning rate of the base model's parameters (e.g. a pretrained LSTM's embeddings and LSTM) "
             "relative to `learning_rate`, which the head keeps; 1 gives every parameter the same rate."
+        },
+    )
+    per_device_unlabeled_batch_size: int = field(
+        default=32,
+        metadata={
+            "help": "Unlabeled reviews per training step and device, for a model whose loss reads them (virtual "
+            "adversarial training or entropy minimisation on the dataset's unlabeled split)."
+        },
+    )
+    weight_averaging_decay: float | None = field(
+        default=None,
+        metadata={
+            "help": "Keep an exponential moving average of the weights with this decay (e.g. 0.999): the averaged "
+            "weights are evaluated, chosen as the best checkpoint and saved. Unset: the weights as trained."
         },
     )
 
@@ -248,8 +294,9 @@ def _argument_field(config_field: dataclasses.Field, help_text: str) -> dataclas
     return field(default=config_field.default, metadata={"help": help_text})
 
 
-# The LSTM's hyperparameters as arguments; `pad_token_id` comes from the tokenizer.
-LSTMArguments = config_arguments(LSTMSentimentConfig, exclude=("pad_token_id",))
+# The LSTM's hyperparameters as arguments; `pad_token_id` comes from the tokenizer, `embeddings_only` marks a word-vector
+# folder (scripts/pretrain_word_vectors.py).
+LSTMArguments = config_arguments(LSTMSentimentConfig, exclude=("pad_token_id", "embeddings_only"))
 # The verbalizer's: those set from the encoder's tokenizer, or (the truncation) by DataArguments, are not arguments.
 VerbalizerArguments = config_arguments(
     VerbalizerConfig,

@@ -74,6 +74,11 @@ def pretrained_lstm_builder(
     "embeddings", its embeddings only), a new head, and the recipe's hyperparameters except what the folder fixes
     (a recipe that sets it otherwise is refused rather than ignored)."""
     pretrained = AutoConfig.from_pretrained(pretrained_model_name_or_path)
+    if layers == "embeddings_and_lstm" and getattr(pretrained, "embeddings_only", False):
+        raise ValueError(
+            f"{pretrained_model_name_or_path} holds word vectors and an untrained LSTM: start from its embeddings "
+            "only (--pretrained_layers embeddings)."
+        )
     fixed = LSTM_ARCHITECTURE if layers == "embeddings_and_lstm" else EMBEDDING_ARCHITECTURE
     conflicts = [
         f"{name}={recipe[name]!r} (the folder has {getattr(pretrained, name)!r})"

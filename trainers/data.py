@@ -317,3 +317,28 @@ def label_config(names: list[str]) -> dict:
         "id2label": dict(enumerate(names)),
         "label2id": {name: index for index, name in enumerate(names)},
     }
+
+
+def load_unlabeled_reviews(source: DatasetSource, seed: int, max_samples: int | None = None) -> Dataset:
+    """The dataset's split of unlabeled reviews (`UNLABELED_SPLIT`), shuffled by `seed`, as one `text` column; the
+    first `max_samples` of them if given. A dataset without such a split is a `DatasetValidationError`."""
+    if source.dataset_name is None:
+        raise DatasetValidationError(
+            f"Unlabeled reviews come from a dataset's '{UNLABELED_SPLIT}' split; give a dataset_name, not data files."
+        )
+    try:
+        unlabeled = load_dataset(source.dataset_name, source.dataset_config_name, split=UNLABELED_SPLIT)
+    except ValueError as error:
+        raise DatasetValidationError(
+            f"Dataset '{source.describe()}' has no '{UNLABELED_SPLIT}' split of unlabeled reviews."
+        ) from error
+    unlabeled = unlabeled.select_columns([source.text_column_name]).shuffle(seed=seed)
+    if source.text_column_name != "text":
+        unlabeled = unlabeled.rename_column(source.text_column_name, "text")
+    if max_samples is not None:
+        if not 0 < max_samples <= len(unlabeled):
+            raise ValueError(
+                f"Asked for {max_samples} reviews of the '{UNLABELED_SPLIT}' split, which has {len(unlabeled)}."
+            )
+        unlabeled = unlabeled.select(range(max_samples))
+    return unlabeled

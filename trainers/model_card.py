@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .approaches import approach_of, base_model_hub_id, describe_cut, is_pretraining
+from .approaches import approach_of, base_model_hub_id, describe_cut, is_pretraining, is_word_vectors
 from .comparison import comparison_markdown, read_comparison
 from .data import DATA_FILE_FIELDS, DEFAULT_DATASET
 from .onnx_runtime import ONNX_FILES, onnx_file
@@ -18,6 +18,7 @@ from .run_folder import CARD_FILE, read_run
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
 PRETRAINING_TEMPLATE = files("model_cards") / "pretraining_card_template.md"
+WORD_VECTORS_TEMPLATE = files("model_cards") / "word_vectors_card_template.md"
 # The name the model index shows for the default dataset; another dataset is shown by its Hub id.
 DATASET_DISPLAY_NAMES = {DEFAULT_DATASET: "IMDB"}
 # Where all_results.json keeps each split a card reports: the classifier's test split, and a pretraining run's
@@ -67,7 +68,7 @@ def data_description(recipe: dict, dataset_id: str | None) -> dict:
 def eval_results(config: dict, results: dict, data: dict) -> list[EvalResult]:
     """The `model-index` entries: test accuracy and F1, or a pretraining run's held-out perplexity; none for a run on
     local files that names no Hub dataset (the index must name one)."""
-    if data["dataset_id"] is None:
+    if data["dataset_id"] is None or is_word_vectors(config):  # word vectors have no score of their own
         return []
     dataset = {
         "dataset_type": data["dataset_id"],
@@ -110,7 +111,7 @@ def build_model_card(
     data = data_description(recipe, dataset_id)
     repo_id = repo_id or Path(folder).resolve().name
     base_model = base_model_hub_id(recipe)
-    pretraining = is_pretraining(config)
+    pretraining = is_pretraining(config) or is_word_vectors(config)
     card_data = ModelCardData(
         model_name=repo_id,
         base_model=base_model,
@@ -118,16 +119,15 @@ def build_model_card(
         license="apache-2.0",
         library_name="transformers",
         pipeline_tag="feature-extraction" if pretraining else "text-classification",
-        tags=["language-model" if pretraining else "sentiment-analysis", config["model_type"]]
-        + (["imdb"] if dataset_id == DEFAULT_DATASET else []),
+        tags=[card_tag(config), config["model_type"]] + (["imdb"] if dataset_id == DEFAULT_DATASET else []),
         datasets=[dataset_id] if dataset_id else None,
-        metrics=["perplexity"] if pretraining else ["accuracy", "f1"],
+        metrics=["perplexity"] if is_pretraining(config) else None if pretraining else ["accuracy", "f1"],
         eval_results=eval_results(config, results, data) or None,
     )
     comparison_section = comparison_markdown(read_comparison(comparison)) if comparison else ""
     return ModelCard.from_template(
         card_data,
-        template_path=str(PRETRAINING_TEMPLATE if pretraining else TEMPLATE),
+        template_path=str(card_template(config)),
         vocab_size=config.get("vocab_size"),  # the pretraining card states it; a verbalizer has none of its own
         model_name=repo_id,
         repo_id=repo_id,
@@ -148,6 +148,20 @@ def build_model_card(
     )
 
 
+def card_tag(config: dict) -> str:
+    """What the card tags the folder as."""
+    if is_pretraining(config):
+        return "language-model"
+    return "word-embeddings" if is_word_vectors(config) else "sentiment-analysis"
+
+
+def card_template(config: dict):
+    """The card's template: a language-model pretraining folder's, a word-vector folder's, or a classifier's."""
+    if is_pretraining(config):
+        return PRETRAINING_TEMPLATE
+    return WORD_VECTORS_TEMPLATE if is_word_vectors(config) else TEMPLATE
+
+
 def onnx_files(folder: str | Path) -> list[str]:
     """The ONNX exports the folder holds (`scripts/export_onnx.py`), as paths inside it, the float model first."""
     present = [onnx_file(folder, backend) for backend in ONNX_FILES]
@@ -159,11 +173,11 @@ def validate_model_card(card: ModelCard, folder: str | Path) -> None:
     and its numbers are those of the folder's `all_results.json`."""
     reparsed = ModelCard(str(card))  # raises on invalid YAML or an invalid model-index
     data = reparsed.data
-    _, results, recipe = read_run(folder)
+    config, results, recipe = read_run(folder)
     # A run on local files that names no Hub dataset has no dataset to list nor a model index to name it in.
     required = ["license", "language", "pipeline_tag", "library_name"]
     if dataset_hub_id(recipe) is not None:
-        required += ["datasets", "eval_results"]
+        required += ["datasets"] + ([] if is_word_vectors(config) else ["eval_results"])
     for field in required:
         if not getattr(data, field, None):
             raise ValueError(f"Model card metadata lacks '{field}'.")

@@ -14,12 +14,12 @@ each review.
 import math
 import time
 
-from datasets import DatasetDict, concatenate_datasets, load_dataset
+from datasets import DatasetDict, concatenate_datasets
 from transformers import DataCollatorForLanguageModeling, EarlyStoppingCallback, PreTrainedTokenizerBase, Trainer
 from transformers.trainer_utils import EvalLoopOutput
 
 from .arguments import PretrainingDataArguments, SentimentTrainingArguments
-from .data import UNLABELED_SPLIT, DatasetValidationError, load_sentiment_splits
+from .data import UNLABELED_SPLIT, load_sentiment_splits, load_unlabeled_reviews
 from .tokenizer import SEP_TOKEN, train_word_tokenizer, truncating_tokenizer
 from .training import build_tokenizer_once, save_run_folder, software_versions
 
@@ -27,29 +27,16 @@ from .training import build_tokenizer_once, save_run_folder, software_versions
 def load_pretraining_corpus(data_args: PretrainingDataArguments, seed: int) -> DatasetDict:
     """The pretraining reviews (`train`: labeled training reviews, then unlabeled ones) and the held-out unlabeled
     reviews (`validation`), each a dataset of `text` only."""
-    if data_args.dataset_name is None:
-        raise DatasetValidationError(
-            f"Pretraining reads a dataset's '{UNLABELED_SPLIT}' split of unlabeled reviews; give a dataset_name, "
-            "not data files."
-        )
+    unlabeled = load_unlabeled_reviews(data_args, seed)
     labeled = load_sentiment_splits(
         data_args,
         validation_fraction=data_args.validation_fraction,
         seed=seed,
         max_train_samples=data_args.max_train_samples,
     )["train"]
-    try:
-        unlabeled = load_dataset(data_args.dataset_name, data_args.dataset_config_name, split=UNLABELED_SPLIT)
-    except ValueError as error:
-        raise DatasetValidationError(
-            f"Dataset '{data_args.describe()}' has no '{UNLABELED_SPLIT}' split of unlabeled reviews."
-        ) from error
-    unlabeled = unlabeled.select_columns([data_args.text_column_name]).shuffle(seed=seed)
-    if data_args.text_column_name != "text":
-        unlabeled = unlabeled.rename_column(data_args.text_column_name, "text")
     held_out = data_args.lm_validation_samples
     wanted = held_out + (data_args.max_unlabeled_samples or len(unlabeled) - held_out)
-    if not 0 < held_out < wanted <= len(unlabeled):
+    if not 0 <= held_out < wanted <= len(unlabeled):
         raise ValueError(
             f"Asked for {held_out} held-out and {wanted - held_out} training reviews of the '{UNLABELED_SPLIT}' "
             f"split, which has {len(unlabeled)}."

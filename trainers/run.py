@@ -4,16 +4,16 @@ import json
 import sys
 from pathlib import Path
 
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainingArguments, set_seed
 from transformers.utils import logging
 
 from .arguments import DataArguments, SentimentTrainingArguments
-from .data import load_sentiment_splits
+from .data import load_sentiment_splits, load_unlabeled_reviews
 from .hub import HubAccessError, claim_push, publish_run
 from .model_card import dataset_hub_id, write_model_card
 from .run_folder import complete_run_folder, unfinished_folder
-from .training import build_trainer, resolve_checkpoint, train_and_evaluate
+from .training import build_trainer, resolve_checkpoint, tokenize_splits, train_and_evaluate
 
 logger = logging.get_logger(__name__)
 
@@ -55,6 +55,20 @@ def load_splits(data_args: DataArguments, args: TrainingArguments) -> DatasetDic
     )
 
 
+def unlabeled_reviews_for(
+    config, data_args: DataArguments, tokenizer: PreTrainedTokenizerBase, args: TrainingArguments
+) -> Dataset | None:
+    """The dataset's unlabeled reviews, tokenized, if the model's loss reads them (`learns_from_unlabeled`), else
+    None; exits with a one-line message if the dataset has none."""
+    if not getattr(config, "learns_from_unlabeled", False):
+        return None
+    try:
+        unlabeled = load_unlabeled_reviews(data_args, args.seed, data_args.max_unlabeled_samples)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    return tokenize_splits(DatasetDict(unlabeled=unlabeled), tokenizer, args)["unlabeled"]
+
+
 def train_and_finish(
     model: PreTrainedModel,
     args: SentimentTrainingArguments,
@@ -62,9 +76,13 @@ def train_and_finish(
     tokenizer: PreTrainedTokenizerBase,
     recipe: dict,
     push_to_hub: bool,
+    unlabeled: Dataset | None = None,
 ) -> dict:
-    """Trains `model` on tokenized reviews, evaluates, saves the folder and, on the main process, `finish_run`."""
-    trainer = build_trainer(model, args, tokenized, tokenizer, args.early_stopping_patience)
+    """Trains `model` on tokenized reviews (and `unlabeled` ones, if its loss reads them), evaluates, saves the
+    folder and, on the main process, `finish_run`."""
+    trainer = build_trainer(
+        model, args, tokenized, tokenizer, args.early_stopping_patience, unlabeled_dataset=unlabeled
+    )
     results = train_and_evaluate(trainer, tokenized, recipe)
     if trainer.is_world_process_zero():
         finish_run(args, results, push_to_hub)

@@ -21,7 +21,7 @@ from transformers import (
 )
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_callback import TrainerState
-from transformers.trainer_utils import PredictionOutput, sort_checkpoints
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, PredictionOutput, sort_checkpoints
 
 from models import TruncatingTokenizer
 
@@ -33,6 +33,7 @@ from .run_folder import (
     write_recipe,
     write_results,
 )
+from .semi_supervised import UnlabeledBatches, WeightAveraging
 
 METRICS_MODULE = Path(__file__).parent / "sentiment_metrics"
 # This project's distribution (setup.cfg) and the libraries whose versions a run records, with Python's.
@@ -137,7 +138,64 @@ def make_compute_metrics(num_classes: int = 2):
 class SentimentTrainer(Trainer):
     """A `Trainer` whose optimizer gives the base model's parameters `base_model_learning_rate_ratio` times the
     learning rate (the scheduler then scales each rate alike), so pretrained layers can move more slowly than a new
-    head."""
+    head; which, given `unlabeled_dataset` (tokenized, with a `length` column), hands the model a batch of unlabeled
+    reviews with each training batch; and which, with `weight_averaging_decay`, evaluates, checkpoints and keeps an
+    exponential moving average of the weights (`trainers.semi_supervised`)."""
+
+    def __init__(self, *args, unlabeled_dataset: Dataset | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unlabeled_batches = None
+        if unlabeled_dataset is not None:
+            self.unlabeled_batches = UnlabeledBatches(
+                unlabeled_dataset,
+                self.args.per_device_unlabeled_batch_size,
+                self.processing_class,
+                self.args.seed,
+                self.args.process_index,
+                self.args.world_size,
+            )
+        self.unlabeled_position = None
+        decay = getattr(self.args, "weight_averaging_decay", None)
+        self.weight_averaging = WeightAveraging(decay) if decay else None
+        if self.weight_averaging is not None:
+            self.add_callback(self.weight_averaging)
+
+    def train(self, *args, **kwargs):
+        self.unlabeled_position = None  # set at the first step: where this (possibly resumed) run starts
+        if self.weight_averaging is not None:
+            self.weight_averaging.averages = (
+                None  # a new run (or search trial) starts its own; a resumed one loads them
+            )
+        output = super().train(*args, **kwargs)
+        if self.weight_averaging is not None and not self.args.load_best_model_at_end:
+            self.weight_averaging.swap(self.model)  # what the run keeps: the averages, not the last step's weights
+        return output
+
+    def compute_loss(self, model, inputs, *args, **kwargs):
+        if self.unlabeled_batches is not None and model.training:
+            if self.unlabeled_position is None:
+                self.unlabeled_position = self.state.global_step * self.args.gradient_accumulation_steps
+            batch = self.unlabeled_batches.batch(self.unlabeled_position)
+            self.unlabeled_position += 1
+            inputs = {**inputs, **{key: value.to(self.args.device) for key, value in batch.items()}}
+        return super().compute_loss(model, inputs, *args, **kwargs)
+
+    def _maybe_log_save_evaluate(self, *args, **kwargs):
+        if self.weight_averaging is None or not (self.control.should_evaluate or self.control.should_save):
+            return super()._maybe_log_save_evaluate(*args, **kwargs)
+        with self.weight_averaging.swapped_in(self.model):
+            return super()._maybe_log_save_evaluate(*args, **kwargs)
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.weight_averaging is not None and self.args.should_save:
+            checkpoint = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            self.weight_averaging.save_training_weights(self.model, checkpoint)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        if self.weight_averaging is not None:
+            self.weight_averaging.resume(self.model if model is None else model, resume_from_checkpoint)
 
     def create_optimizer(self, model=None):
         already_created = self.optimizer is not None
@@ -164,10 +222,12 @@ def build_trainer(
     *,
     model_init: Callable | None = None,
     data_collator: Callable | None = None,
+    unlabeled_dataset: Dataset | None = None,
 ) -> Trainer:
     """A `Trainer` that evaluates on the validation split and keeps the checkpoint that validation prefers.
 
-    Batches are token ids padded per batch unless `data_collator` says otherwise (cached features are stacked).
+    Batches are token ids padded per batch unless `data_collator` says otherwise (cached features are stacked);
+    `unlabeled_dataset` (tokenized) gives the model a batch of unlabeled reviews with each of them.
     """
     callbacks = [EarlyStoppingCallback(early_stopping_patience)] if early_stopping_patience else []
     return SentimentTrainer(
@@ -180,6 +240,7 @@ def build_trainer(
         data_collator=data_collator or DataCollatorWithPadding(tokenizer),
         compute_metrics=make_compute_metrics(len(tokenized["validation"].features["label"].names)),
         callbacks=callbacks,
+        unlabeled_dataset=unlabeled_dataset,
     )
 
 

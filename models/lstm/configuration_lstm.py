@@ -57,6 +57,30 @@ class LSTMSentimentConfig(PreTrainedConfig):
             by `adversarial_epsilon` times the standard deviation of the embedding matrix (so the step follows the
             embeddings' own scale). It regularises what small embedding changes can flip, at about twice the training
             cost; 0 turns it off. Inference is unchanged.
+        virtual_adversarial_epsilon (`float`, *optional*, defaults to 0.0):
+            Virtual adversarial training on unlabeled reviews (Miyato et al., 2017), when the forward pass is given
+            a batch of them (`unsupervised_input_ids`): the KL divergence between the model's prediction on each review
+            and on the review with its embeddings moved, by `virtual_adversarial_epsilon` embedding standard
+            deviations (the L2 norm over the whole review), in the direction that changes that prediction most
+            (one power iteration from a random step of `virtual_adversarial_xi`). It needs no labels: it makes the
+            prediction smooth around the unlabeled reviews. 0 turns it off; inference is unchanged.
+        virtual_adversarial_xi (`float`, *optional*, defaults to 0.1):
+            Size, in embedding standard deviations over the whole review, of the random step whose gradient finds the
+            virtual adversarial direction.
+        virtual_adversarial_weight (`float`, *optional*, defaults to 1.0):
+            Weight of the virtual adversarial loss in the training loss.
+        entropy_minimization_weight (`float`, *optional*, defaults to 0.0):
+            Weight of the mean entropy of the predictions on the unlabeled batch, added to the training loss
+            (Grandvalet & Bengio, 2005): it pushes the decision boundary away from unlabeled reviews. 0 turns it off.
+        word_dropout (`float`, *optional*, defaults to 0.0):
+            In training, the share of a review's tokens whose whole embedding is zeroed (the others scaled up to
+            keep the expected sum), so the classifier cannot lean on a few words.
+        layer_norm (`bool`, *optional*, defaults to `False`):
+            Whether a LayerNorm normalises the embeddings before the recurrent layers and their outputs before the
+            pooling, as in Sachan et al. (2019).
+        embeddings_only (`bool`, *optional*, defaults to `False`):
+            Set by a word-vector pretraining folder: its embeddings are trained, its recurrent layers are not, so a
+            classifier may start from its embeddings only.
         num_sampled_negatives (`int`, *optional*, defaults to 1024):
             Pretraining only. Words drawn per batch, shared by every position, against which each next word is scored
             in training: a sampled softmax (Jean et al., 2015) with the log-Q correction, drawn from a log-uniform
@@ -93,6 +117,13 @@ class LSTMSentimentConfig(PreTrainedConfig):
     label_smoothing: float | int = 0.1
     confidence_penalty_weight: float | int = 0.1
     adversarial_epsilon: float | int = 0.0
+    virtual_adversarial_epsilon: float | int = 0.0
+    virtual_adversarial_xi: float | int = 0.1
+    virtual_adversarial_weight: float | int = 1.0
+    entropy_minimization_weight: float | int = 0.0
+    word_dropout: float | int = 0.0
+    layer_norm: bool = False
+    embeddings_only: bool = False
     num_sampled_negatives: int = 1024
     tie_word_embeddings: bool = True
     initializer_range: float | int = 0.02
@@ -115,15 +146,29 @@ class LSTMSentimentConfig(PreTrainedConfig):
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {getattr(self, name)}.")
-        for name in ("embedding_dropout", "lstm_dropout", "classifier_dropout", "label_smoothing"):
+        for name in ("embedding_dropout", "lstm_dropout", "classifier_dropout", "label_smoothing", "word_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
         if self.confidence_penalty_weight < 0:
             raise ValueError(f"`confidence_penalty_weight` must be at least 0, got {self.confidence_penalty_weight}.")
-        if self.adversarial_epsilon < 0:
-            raise ValueError(f"`adversarial_epsilon` must be at least 0, got {self.adversarial_epsilon}.")
+        for name in (
+            "adversarial_epsilon",
+            "virtual_adversarial_epsilon",
+            "virtual_adversarial_weight",
+            "entropy_minimization_weight",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"`{name}` must be at least 0, got {getattr(self, name)}.")
+        if self.virtual_adversarial_xi <= 0:
+            raise ValueError(f"`virtual_adversarial_xi` must be positive, got {self.virtual_adversarial_xi}.")
         if self.num_sampled_negatives < 0:
             raise ValueError(f"`num_sampled_negatives` must be at least 0, got {self.num_sampled_negatives}.")
+
+    @property
+    def learns_from_unlabeled(self) -> bool:
+        """Whether the classifier's training loss reads a batch of unlabeled reviews with each labeled batch."""
+        virtual_adversarial = self.virtual_adversarial_epsilon > 0 and self.virtual_adversarial_weight > 0
+        return virtual_adversarial or self.entropy_minimization_weight > 0
 
 
 __all__ = ["LSTMSentimentConfig"]

@@ -174,7 +174,11 @@ class LSTMModel(LSTMPreTrainedModel):
             config.bidirectional,
             config.lstm_dropout,
         )
+        self.input_norm = nn.LayerNorm(config.embedding_dim) if config.layer_norm else None
+        self.output_norm = nn.LayerNorm(self.output_size) if config.layer_norm else None
         self.pooling = MaskedPooling(config.pooling, self.output_size) if add_pooling_layer else None
+        # Every LSTM folder loads as the base model and starts a classifier, without this project too.
+        config.auto_map = {**(getattr(config, "auto_map", None) or {}), **loaded_as()}
         self.post_init()
 
     @property
@@ -214,8 +218,15 @@ class LSTMModel(LSTMPreTrainedModel):
         embedded = self.embeddings(input_ids)
         if embedding_perturbation is not None:
             embedded = embedded + embedding_perturbation
+        if self.training and self.config.word_dropout > 0:
+            kept = torch.rand(*input_ids.shape, 1, device=embedded.device) >= self.config.word_dropout
+            embedded = embedded * kept / (1.0 - self.config.word_dropout)
         embedded = self.embedding_dropout(embedded)
+        if self.input_norm is not None:
+            embedded = self.input_norm(embedded)
         hidden = self.lstm(embedded, mask.sum(dim=1))
+        if self.output_norm is not None:
+            hidden = self.output_norm(hidden)
         pooled = self.pooling(hidden, mask) if self.pooling is not None else None
         return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled)
 
@@ -236,6 +247,8 @@ class LSTMForSequenceClassification(LSTMPreTrainedModel):
         input_ids: torch.LongTensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
+        unsupervised_input_ids: torch.LongTensor | None = None,
+        unsupervised_attention_mask: torch.Tensor | None = None,
     ) -> SequenceClassifierOutput:
         r"""
         input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
@@ -244,14 +257,16 @@ class LSTMForSequenceClassification(LSTMPreTrainedModel):
             1 for real tokens, 0 for padding. Derived from `pad_token_id` when not given.
         labels (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
             Class indices; when given, the loss named by `config.classification_loss` is returned too.
+        unsupervised_input_ids (`torch.LongTensor` of shape `(unlabeled_batch_size, unlabeled_length)`, *optional*):
+            In training, a batch of unlabeled reviews (named so that `Trainer`, which takes every argument whose
+            name holds "label" for a label, feeds them as inputs): the loss then adds their virtual adversarial loss and the
+            entropy of their predictions, as weighted by the config (see `LSTMSentimentConfig`).
+        unsupervised_attention_mask (`torch.Tensor` of shape `(unlabeled_batch_size, unlabeled_length)`, *optional*):
+            The unlabeled batch's mask, 1 for real tokens, 0 for padding.
         """
         adversarial = self.training and labels is not None and self.config.adversarial_epsilon > 0
         # A zero perturbation whose gradient is the loss's gradient with respect to the embeddings.
-        perturbation = (
-            torch.zeros(*input_ids.shape, self.config.embedding_dim, device=input_ids.device, requires_grad=True)
-            if adversarial
-            else None
-        )
+        perturbation = self.zero_perturbation(input_ids) if adversarial else None
         logits = self.logits(input_ids, attention_mask, perturbation)
         loss = None
         if labels is not None:
@@ -259,9 +274,54 @@ class LSTMForSequenceClassification(LSTMPreTrainedModel):
         if adversarial:
             (gradient,) = torch.autograd.grad(loss, perturbation, retain_graph=True)
             loss = loss + self.classification_loss(
-                self.logits(input_ids, attention_mask, self.adversarial_perturbation(gradient)), labels
+                self.logits(input_ids, attention_mask, self.embedding_step(gradient, self.config.adversarial_epsilon)),
+                labels,
             )
+        if loss is not None and unsupervised_input_ids is not None and self.training:
+            loss = loss + self.unlabeled_loss(unsupervised_input_ids, unsupervised_attention_mask)
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def unlabeled_loss(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """The unlabeled batch's share of the loss: `virtual_adversarial_weight` times its virtual adversarial loss
+        plus `entropy_minimization_weight` times the mean entropy of its predictions (each term only when its
+        weight and, for the first, `virtual_adversarial_epsilon` are positive)."""
+        config = self.config
+        logits = self.logits(input_ids, attention_mask, None)
+        loss = logits.new_zeros(())
+        if config.entropy_minimization_weight > 0:
+            log_probabilities = logits.log_softmax(dim=-1)
+            entropy = -(log_probabilities.exp() * log_probabilities).sum(dim=-1).mean()
+            loss = loss + config.entropy_minimization_weight * entropy
+        if config.virtual_adversarial_epsilon > 0 and config.virtual_adversarial_weight > 0:
+            virtual_adversarial = self.virtual_adversarial_loss(input_ids, attention_mask, logits.detach())
+            loss = loss + config.virtual_adversarial_weight * virtual_adversarial
+        return loss
+
+    def virtual_adversarial_loss(
+        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None, clean_logits: torch.Tensor
+    ) -> torch.Tensor:
+        """KL(p || q) averaged over the batch, p the prediction on the reviews (`clean_logits`, held fixed), q that
+        on the reviews with their embeddings moved by `virtual_adversarial_epsilon` along the direction that one
+        power iteration, from a random step of `virtual_adversarial_xi`, finds most damaging (Miyato et al.)."""
+        target = clean_logits.log_softmax(dim=-1)
+        _, mask = right_padded(input_ids, attention_mask, self.config.pad_token_id)
+        # Padding is never read: a random step there would only shrink the step on the review's own tokens.
+        random_direction = torch.randn(*mask.shape, self.config.embedding_dim, device=mask.device) * mask.unsqueeze(-1)
+        probe = self.embedding_step(random_direction, self.config.virtual_adversarial_xi).requires_grad_()
+        divergence = self.divergence(target, self.logits(input_ids, attention_mask, probe))
+        (gradient,) = torch.autograd.grad(divergence, probe)
+        step = self.embedding_step(gradient, self.config.virtual_adversarial_epsilon)
+        return self.divergence(target, self.logits(input_ids, attention_mask, step))
+
+    @staticmethod
+    def divergence(target_log_probabilities: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """Mean over the batch of KL(target || softmax(logits))."""
+        return nn.functional.kl_div(
+            logits.log_softmax(dim=-1), target_log_probabilities, log_target=True, reduction="batchmean"
+        )
+
+    def zero_perturbation(self, input_ids: torch.LongTensor) -> torch.Tensor:
+        return torch.zeros(*input_ids.shape, self.config.embedding_dim, device=input_ids.device, requires_grad=True)
 
     def logits(
         self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None, perturbation: torch.Tensor | None
@@ -269,11 +329,12 @@ class LSTMForSequenceClassification(LSTMPreTrainedModel):
         pooled = self.lstm(input_ids, attention_mask, embedding_perturbation=perturbation).pooler_output
         return self.classifier(self.classifier_dropout(pooled))
 
-    def adversarial_perturbation(self, gradient: torch.Tensor) -> torch.Tensor:
-        """The step, for each review, of `adversarial_epsilon` embedding standard deviations along its gradient."""
-        scale = self.config.adversarial_epsilon * self.lstm.embeddings.weight.detach().std()
-        norms = gradient.flatten(start_dim=1).norm(dim=1).clamp_min(1e-12)
-        return (scale * gradient / norms.view(-1, 1, 1)).detach()
+    def embedding_step(self, direction: torch.Tensor, size: float) -> torch.Tensor:
+        """`direction`, normalised per review (the L2 norm over all its tokens and dimensions), times `size`
+        embedding standard deviations, so the step follows the embeddings' own scale; detached."""
+        scale = size * self.lstm.embeddings.weight.detach().std()
+        norms = direction.flatten(start_dim=1).norm(dim=1).clamp_min(1e-12)
+        return (scale * direction / norms.view(-1, 1, 1)).detach()
 
     def classification_loss(self, logits: torch.Tensor, labels: torch.LongTensor) -> torch.Tensor:
         """The batch's mean loss, as `config.classification_loss` defines it."""
@@ -369,8 +430,12 @@ def auto_map_entry(model_class: type) -> str:
     return f"{model_class.__module__.rsplit('.', 1)[-1]}.{model_class.__name__}"
 
 
-# The Auto classes that load a pretraining folder, besides `AutoModelForPreTraining`.
-LOADED_AS = {"AutoModel": LSTMModel, "AutoModelForSequenceClassification": LSTMForSequenceClassification}
+def loaded_as() -> dict[str, str]:
+    """The `auto_map` entries by which every LSTM folder loads: as the base model and as a classifier."""
+    return {
+        "AutoModel": auto_map_entry(LSTMModel),
+        "AutoModelForSequenceClassification": auto_map_entry(LSTMForSequenceClassification),
+    }
 
 
 class LSTMForPreTraining(LSTMPreTrainedModel):
@@ -391,9 +456,6 @@ class LSTMForPreTraining(LSTMPreTrainedModel):
                 "LSTMForPreTraining needs num_layers=1 when bidirectional: each stacked layer reads both directions' "
                 "states, so the forward language model would see the words it predicts."
             )
-        # The folder is also the starting point of the base model and of a classifier, loaded without this project.
-        loaded_as = {auto_class: auto_map_entry(model_class) for auto_class, model_class in LOADED_AS.items()}
-        config.auto_map = {**getattr(config, "auto_map", {}), **loaded_as}
         self.lstm = LSTMModel(config, add_pooling_layer=False)
         self.lm_head = BidirectionalLanguageModelHead(config)
         # A tied output matrix is the embeddings, saved once: loading a checkpoint ties it again.

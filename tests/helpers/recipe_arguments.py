@@ -28,6 +28,7 @@ COMMANDS = {
         ["configs/lstm.yaml"],
         ["configs/lstm_pretrained.yaml"],
         ["configs/lstm_adversarial.yaml"],
+        ["configs/lstm_semi_supervised.yaml"],
         *(["configs/lstm.yaml", f"configs/reference/{overlay}.yaml"] for overlay in REFERENCE_OVERLAYS),
     ],
     "scripts/finetune.py": [
@@ -40,6 +41,7 @@ COMMANDS = {
     ],
     "scripts/train_verbalizer.py": [["configs/verbalizer.yaml"], ["configs/verbalizer_minilm.yaml"]],
     "scripts/pretrain.py": [["configs/pretrain/lstm.yaml"]],
+    "scripts/pretrain_word_vectors.py": [["configs/pretrain/word_vectors.yaml"]],
     "scripts/search.py": [["configs/search/lstm.yaml"]],
 }
 

@@ -53,13 +53,18 @@ def test_save_and_load_give_identical_logits(tokenizer, imdb_splits, tmp_path):
 
     assert (tmp_path / "model.safetensors").is_file()
     config = AutoConfig.from_pretrained(tmp_path)
+    # A classifier folder also loads as its base model, as a BERT classifier does with AutoModel.
     assert config.auto_map == {
         "AutoConfig": "configuration_lstm.LSTMSentimentConfig",
+        "AutoModel": "modeling_lstm.LSTMModel",
         "AutoModelForSequenceClassification": "modeling_lstm.LSTMForSequenceClassification",
     }
     assert {"configuration_lstm.py", "modeling_lstm.py"} <= {p.name for p in tmp_path.iterdir()}
     reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
     assert isinstance(reloaded, LSTMForSequenceClassification)
+    base = AutoModel.from_pretrained(tmp_path).eval()
+    assert isinstance(base, LSTMModel)
+    torch.testing.assert_close(base.embeddings.weight, model.lstm.embeddings.weight, rtol=0, atol=0)
     with torch.no_grad():
         torch.testing.assert_close(reloaded(**batch).logits, model(**batch).logits, rtol=0, atol=0)
 
@@ -294,3 +299,90 @@ def classify_embeddings(model, embeddings, input_ids):
     mask = input_ids.ne(0)
     hidden = model.lstm.lstm(embeddings, mask.sum(dim=1))
     return model.classifier(model.lstm.pooling(hidden, mask))
+
+
+def kl_by_hand(clean_logits, moved_logits):
+    p = clean_logits.softmax(dim=-1)
+    return (p * (p.log() - moved_logits.log_softmax(dim=-1))).sum(dim=-1).mean()
+
+
+def test_virtual_adversarial_loss_is_the_kl_at_the_step_one_power_iteration_finds():
+    config = small_config(
+        virtual_adversarial_epsilon=5.0, virtual_adversarial_xi=0.1, embedding_dropout=0.0, classifier_dropout=0.0
+    )
+    torch.manual_seed(0)
+    model = LSTMForSequenceClassification(config).train()
+    input_ids, labels = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]]), torch.tensor([1, 0])
+    unlabeled = torch.tensor([[11, 12, 13, 0, 0], [14, 15, 16, 17, 18], [19, 0, 0, 0, 0]])
+    torch.manual_seed(1)
+    output = model(input_ids=input_ids, labels=labels, unsupervised_input_ids=unlabeled)
+
+    std = model.lstm.embeddings.weight.std()
+    embeddings = model.lstm.embeddings(unlabeled).detach()
+    clean = classify_embeddings(model, embeddings, unlabeled).detach()
+    torch.manual_seed(1)  # the same random start as the model's
+    mask = unlabeled.ne(0).unsqueeze(-1)
+    start = torch.randn(*unlabeled.shape, config.embedding_dim) * mask
+    start = (0.1 * std * start / start.flatten(1).norm(dim=1).view(-1, 1, 1)).requires_grad_(True)
+    (gradient,) = torch.autograd.grad(
+        kl_by_hand(clean, classify_embeddings(model, embeddings + start, unlabeled)), start
+    )
+    step = 5.0 * std * gradient / gradient.flatten(1).norm(dim=1).view(-1, 1, 1)
+    virtual_adversarial = kl_by_hand(clean, classify_embeddings(model, embeddings + step, unlabeled))
+    supervised = torch.nn.functional.cross_entropy(
+        classify_embeddings(model, model.lstm.embeddings(input_ids), input_ids), labels
+    )
+
+    torch.testing.assert_close(output.loss, supervised + virtual_adversarial)
+    assert virtual_adversarial > 0
+    # The step moves only the reviews' own tokens: the gradient at padding is zero.
+    assert torch.all(gradient[~mask.expand_as(gradient)] == 0)
+    # In evaluation, or without unlabeled reviews, the loss is the supervised one alone.
+    torch.testing.assert_close(model(input_ids=input_ids, labels=labels).loss, supervised)
+    torch.testing.assert_close(
+        model.eval()(input_ids=input_ids, labels=labels, unsupervised_input_ids=unlabeled).loss, supervised
+    )
+
+
+def test_entropy_minimization_adds_the_weighted_mean_entropy_of_the_unlabeled_predictions():
+    config = small_config(entropy_minimization_weight=0.5, embedding_dropout=0.0, classifier_dropout=0.0)
+    torch.manual_seed(0)
+    model = LSTMForSequenceClassification(config).train()
+    input_ids, labels = torch.tensor([[5, 6, 7, 8]]), torch.tensor([1])
+    unlabeled = torch.tensor([[11, 12, 13, 0], [14, 15, 16, 17]])
+    output = model(input_ids=input_ids, labels=labels, unsupervised_input_ids=unlabeled)
+
+    supervised = torch.nn.functional.cross_entropy(model.eval()(input_ids=input_ids).logits, labels)
+    probabilities = model(input_ids=unlabeled).logits.softmax(dim=-1)
+    entropy = -(probabilities * probabilities.log()).sum(dim=-1).mean()
+    torch.testing.assert_close(output.loss, supervised + 0.5 * entropy)
+    assert config.learns_from_unlabeled and not small_config().learns_from_unlabeled
+
+
+def test_word_dropout_zeroes_whole_words_in_training_only():
+    config = small_config(word_dropout=0.5, embedding_dropout=0.0, classifier_dropout=0.0, pooling="mean")
+    torch.manual_seed(0)
+    model = LSTMForSequenceClassification(config)
+    input_ids = torch.arange(5, 205).view(2, 100)
+    seen = []
+    model.lstm.lstm.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].detach()))
+    model.train()(input_ids=input_ids)
+    model.eval()(input_ids=input_ids)
+    trained, evaluated = seen
+    embedded = model.lstm.embeddings(input_ids).detach()
+    dropped = trained.abs().sum(dim=-1).eq(0)
+    assert 0.3 < dropped.float().mean() < 0.7  # about half of the words, each wholly
+    torch.testing.assert_close(trained[~dropped], 2.0 * embedded[~dropped])  # the others scaled by 1 / (1 - 0.5)
+    torch.testing.assert_close(evaluated, embedded)
+
+
+def test_layer_norm_normalises_the_embeddings_and_the_recurrent_outputs(tokenizer, imdb_splits):
+    torch.manual_seed(0)
+    model = LSTMForSequenceClassification(small_config(layer_norm=True, pooling="attention")).eval()
+    assert model.lstm.input_norm.normalized_shape == (16,) and model.lstm.output_norm.normalized_shape == (16,)
+    reviews = [imdb_splits["test"]["text"][0], "A short, fine film."]
+    batch = tokenizer(reviews, truncation=True, padding=True, return_tensors="pt")
+    hidden = model.lstm(**batch).last_hidden_state
+    real = batch["attention_mask"].bool()
+    torch.testing.assert_close(hidden[real].mean(dim=-1), torch.zeros(int(real.sum())), atol=1e-5, rtol=0)
+    assert_padding_does_not_change_logits(model, tokenizer, reviews)

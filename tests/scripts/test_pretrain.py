@@ -208,7 +208,7 @@ def test_classifier_trained_from_the_pretraining_folder(pretrained_folder, imdb_
     card = (output_dir / "README.md").read_text()
     assert yaml.safe_load((output_dir / "training_recipe.yaml").read_text())["approach"] == "lstm_pretrained"
     # The recipe takes the folder's embeddings only, and trains adversarially.
-    assert "its embeddings pretrained with language models (a local folder named 'pretrained')" in card
+    assert "its embeddings taken from a pretraining run (a local folder named 'pretrained')" in card
     assert "adversarial perturbations of the embeddings (epsilon 5.0)" in card
     assert str(pretrained_folder) not in card
 

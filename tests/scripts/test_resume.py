@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from ..conftest import LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT
 
 # A few hundred real reviews and a tiny LSTM, saved every epoch: seconds per epoch.
@@ -47,16 +49,25 @@ def kill_after_first_checkpoint(command: list[str], output_dir) -> None:
         process.wait()
 
 
-def test_a_killed_run_resumes_to_the_results_of_an_uninterrupted_one(imdb_dataset, tmp_path):
-    uninterrupted = train(imdb_dataset, tmp_path / "uninterrupted")
+# The semi-supervised recipe's training: batches of unlabeled reviews (virtual adversarial training) and averaged
+# weights, each of which a checkpoint must carry.
+SEMI_SUPERVISED = [
+    "--virtual_adversarial_epsilon", "5", "--max_unlabeled_samples", "100", "--per_device_unlabeled_batch_size", "8",
+    "--weight_averaging_decay", "0.9",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("options", [[], SEMI_SUPERVISED], ids=["default", "semi_supervised"])
+def test_a_killed_run_resumes_to_the_results_of_an_uninterrupted_one(imdb_dataset, tmp_path, options):
+    uninterrupted = train(imdb_dataset, tmp_path / "uninterrupted", *options)
 
     output_dir = tmp_path / "killed"
-    kill_after_first_checkpoint(train_command(imdb_dataset, output_dir), output_dir)
+    kill_after_first_checkpoint(train_command(imdb_dataset, output_dir, *options), output_dir)
     top_level = {path.name for path in output_dir.iterdir()}
     assert not top_level & {"all_results.json", "model.safetensors", "config.json", "README.md"}, top_level
     assert {name for name in top_level if name.startswith("checkpoint-")}
 
-    resumed = train(imdb_dataset, output_dir, "--resume_from_checkpoint", "true")
+    resumed = train(imdb_dataset, output_dir, *options, "--resume_from_checkpoint", "true")
     assert 1 <= resumed["resumed_at_epoch"] < 3, "it resumed from a checkpoint, it did not start again"
     # The checkpoint holds the weights, optimizer, scheduler, RNG states and the epoch reached, and the data order
     # of each epoch follows the seed: the resumed run computes what the uninterrupted one did, to the bit.
