@@ -2,12 +2,15 @@
 a minute or two on all of IMDB, so any model of this project has to beat them to be worth its cost.
 
 - `tfidf`: TF-IDF of words and word bigrams, logistic regression.
+- `nbsvm`: binarised 1-3-grams of words and punctuation marks, each scaled by its log-count ratio, then logistic
+  regression (Wang & Manning 2012's NBSVM with logistic regression in place of the SVM; Mesnil et al. 2015 report
+  91.87% on IMDB's test reviews for NBSVM over 1-3-grams).
 
-Each is trained by one procedure (`train_baseline`), with C, the inverse regularisation strength, chosen on
+Both are trained by one procedure (`train_baseline`), with C, the inverse regularisation strength, chosen on
 validation like every other hyperparameter here: the vectorizer is fitted on the training split, one classifier per
-C of the baseline's grid is fitted on the training split, and the one with the best validation accuracy is kept as
-it is. It is not refitted on train + validation: every row of a comparison trains on the same reviews. The test
-split never reaches this module.
+C of the baseline's grid is fitted on the training split (the log-count ratios too), and the one with the best
+validation accuracy is kept as it is. It is not refitted on train + validation: every row of a comparison trains on
+the same reviews. The test split never reaches this module.
 """
 
 import time
@@ -15,9 +18,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from scipy import sparse
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+
+from .tokenizer import WORD_OR_PUNCTUATION
 
 
 def normalise(text: str) -> str:
@@ -28,6 +36,73 @@ def normalise(text: str) -> str:
 def tfidf_vectorizer() -> TfidfVectorizer:
     """Words and word bigrams seen in at least 2 reviews and at most 90% of them, log-scaled term frequencies."""
     return TfidfVectorizer(preprocessor=normalise, ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True)
+
+
+def ngram_presence_vectorizer() -> CountVectorizer:
+    """Whether each 1-, 2- and 3-gram occurs (1 or 0), over the words and punctuation marks of the LSTM's tokenizer
+    (`WORD_OR_PUNCTUATION`: "didn't" is one word, "!!" two marks); every n-gram of the training reviews is kept, as
+    NBSVM does."""
+    return CountVectorizer(preprocessor=normalise, token_pattern=WORD_OR_PUNCTUATION, ngram_range=(1, 3), binary=True)
+
+
+def log_count_ratio(features, in_class: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """NBSVM's r = log((p / |p|1) / (q / |q|1)) for each feature (column of `features`), where p is `alpha` plus the
+    feature's sum over the rows in the class (`in_class`, one boolean per row) and q is `alpha` plus its sum over
+    the other rows."""
+    in_class = np.asarray(in_class, dtype=bool)
+    p = alpha + np.asarray(features[in_class].sum(axis=0), dtype=np.float64).ravel()
+    q = alpha + np.asarray(features[~in_class].sum(axis=0), dtype=np.float64).ravel()
+    return np.log(p / p.sum()) - np.log(q / q.sum())
+
+
+class NBLogisticRegression(ClassifierMixin, BaseEstimator):
+    """Logistic regression over features scaled by their log-count ratios (`log_count_ratio`), counted on the rows
+    given to `fit` (the training split) only.
+
+    Two classes: one ratio per feature, of the second class (`classes_[1]`) against the first, and one logistic
+    regression over x ⊙ r. Three classes or more: one such model per class against all the others, each with its
+    own ratios, and probabilities the per-class ones normalised to sum to 1 (as scikit-learn's
+    `OneVsRestClassifier`). Since (x ⊙ r) · w = x · (r ⊙ w), prediction needs no scaled copy of the features.
+
+    `coef_` and `intercept_` are what the logistic regressions learned (one row per model), `ratios_` the log-count
+    ratios (one row per model).
+    """
+
+    def __init__(self, C: float = 1.0, alpha: float = 1.0):
+        self.C = C
+        self.alpha = alpha
+
+    def fit(self, features, labels):
+        features, labels = sparse.csr_matrix(features), np.asarray(labels)
+        self.classes_ = np.unique(labels)
+        if len(self.classes_) < 2:
+            raise ValueError(f"Two classes at least are needed, got {self.classes_.tolist()}.")
+        positives = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
+        self.ratios_ = np.vstack([log_count_ratio(features, labels == positive, self.alpha) for positive in positives])
+        coefficients, intercepts = [], []
+        for positive, ratios in zip(positives, self.ratios_):
+            # The dual problem of liblinear: far fewer reviews than n-grams. A fixed random_state (it orders the
+            # coordinate descent) makes the fit repeat exactly.
+            model = LogisticRegression(C=self.C, solver="liblinear", dual=True, max_iter=1000, random_state=0)
+            model.fit(features.multiply(ratios).tocsr(), labels == positive)
+            coefficients.append(model.coef_[0])
+            intercepts.append(model.intercept_[0])
+        self.coef_, self.intercept_ = np.vstack(coefficients), np.asarray(intercepts)
+        return self
+
+    def decision_function(self, features) -> np.ndarray:
+        """The logistic regressions' scores: one per row for two classes, one per row and class otherwise."""
+        scores = np.asarray(features @ (self.ratios_ * self.coef_).T) + self.intercept_
+        return scores[:, 0] if len(self.classes_) == 2 else scores
+
+    def predict_proba(self, features) -> np.ndarray:
+        probabilities = expit(self.decision_function(features))
+        if len(self.classes_) == 2:
+            return np.column_stack([1 - probabilities, probabilities])
+        return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+    def predict(self, features) -> np.ndarray:
+        return self.classes_[self.predict_proba(features).argmax(axis=1)]
 
 
 @dataclass(frozen=True)
@@ -45,13 +120,19 @@ BASELINES = {
         lambda c: LogisticRegression(C=c, max_iter=2000),
         (1.0, 4.0, 16.0, 64.0),
     ),
+    "nbsvm": Baseline(
+        ngram_presence_vectorizer,
+        lambda c: NBLogisticRegression(C=c),
+        (0.01, 0.03, 0.1, 0.3, 1.0),
+    ),
 }
 
 
 def parameter_counts(classifier) -> tuple[int, int]:
-    """(trainable, total): the weights and intercepts that logistic regression learns."""
+    """(trainable, total): the weights and intercepts that logistic regression learns; the log-count ratios of an
+    `NBLogisticRegression`, counted from the training reviews rather than learned, count in the total only."""
     trainable = int(classifier.coef_.size + classifier.intercept_.size)
-    return trainable, trainable
+    return trainable, trainable + int(getattr(classifier, "ratios_", np.empty(0)).size)
 
 
 def train_baseline(

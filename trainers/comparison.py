@@ -4,8 +4,8 @@ Each approach is trained by its own script (a real subprocess, as a user would r
 seed; a run folder is reused when the command that made it was the same. Every run is then measured the same way:
 accuracy, F1 and ROC-AUC from the class probabilities it saved for the test split (checked to be this split's
 reviews), parameters and training time from its `all_results.json`, inference speed by loading the folder through
-the Auto classes and labelling the same sample of test reviews, and its size on disk. The baselines
-(`baseline.BASELINES`) are trained in process. Several seeds give each figure as mean ± standard deviation.
+the Auto classes and labelling the same sample of test reviews, and its size on disk. The baselines (TF-IDF,
+NBSVM: `baseline.BASELINES`) are trained in process. Several seeds give each figure as mean ± standard deviation.
 """
 
 import json
