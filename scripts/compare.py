@@ -59,7 +59,7 @@ SETTINGS = {"quick": {"max_train_samples": 2000, "max_test_samples": 2000}, "ful
 # The classifiers of the registry (pretraining makes a language model), then the baselines, trained in process.
 TRAINED = [name for name, approach in APPROACHES.items() if name != "pretraining"]
 CHOICES = TRAINED + list(BASELINES)
-# NBSVM keeps every n-gram (4.7M on IMDB's training reviews, 2-3 GB while fitting): compared only when asked.
+# NBSVM keeps every n-gram (4.7M on IMDB's training reviews, 2.5 GB at its peak): compared only when asked.
 DEFAULT_CHOICES = [name for name in TRAINED if APPROACHES[name].compared_by_default] + ["tfidf"]
 
 
