@@ -4,8 +4,8 @@ Each approach is trained by its own script (a real subprocess, as a user would r
 seed; a run folder is reused when the command that made it was the same. Every run is then measured the same way:
 accuracy, F1 and ROC-AUC from the class probabilities it saved for the test split (checked to be this split's
 reviews), parameters and training time from its `all_results.json`, inference speed by loading the folder through
-the Auto classes and labelling the same sample of test reviews, and its size on disk. The TF-IDF baseline is
-trained in process. Several seeds give each figure as mean ± standard deviation.
+the Auto classes and labelling the same sample of test reviews, and its size on disk. The baselines (TF-IDF,
+NBSVM: `baseline.BASELINES`) are trained in process. Several seeds give each figure as mean ± standard deviation.
 """
 
 import json
@@ -23,7 +23,7 @@ from transformers.utils import logging
 
 from models import VerbalizerConfig
 
-from .baseline import train_tfidf_baseline
+from .baseline import train_baseline
 from .data import class_names
 from .evaluation import classification_metrics, match_labels, to_dataset_classes
 from .inference import load_predictor
@@ -51,7 +51,8 @@ COLUMNS = (
 @dataclass
 class Row:
     """One row of the comparison: a training script (its path) with its recipes (a later one overrides an earlier
-    one) and extra arguments, or the TF-IDF baseline (`script=None`), or a folder already trained (`folder`)."""
+    one) and extra arguments, or a baseline of `baseline.BASELINES` (by its name, `script=None`), or a folder already
+    trained (`folder`)."""
 
     name: str
     script: str | None = None
@@ -150,16 +151,17 @@ def measure_folder(folder: Path, splits: DatasetDict, speed_texts: Sequence[str]
     }
 
 
-def measure_tfidf(splits: DatasetDict, speed_texts: Sequence[str]) -> dict:
-    """The TF-IDF baseline's row, trained on the same train split and chosen on the same validation split."""
+def measure_baseline(name: str, splits: DatasetDict, speed_texts: Sequence[str]) -> dict:
+    """A baseline's row (`name` of `baseline.BASELINES`): trained on the same train split and its C chosen on the same
+    validation split as every other row, then run once over the test split."""
     train, validation, test = splits["train"], splits["validation"], splits["test"]
-    pipeline, results = train_tfidf_baseline(train["text"], train["label"], validation["text"], validation["label"])
+    pipeline, results = train_baseline(name, train["text"], train["label"], validation["text"], validation["label"])
     labels = np.asarray(test["label"])
     metrics = classification_metrics(labels, pipeline.predict_proba(list(test["text"])), class_names(splits))
     started = time.perf_counter()
     pipeline.predict_proba(list(speed_texts))
     speed = len(speed_texts) / (time.perf_counter() - started)
-    logger.info(f"tfidf: C={results['chosen_c']} chosen on validation {results['validation_accuracy_by_c']}")
+    logger.info(f"{name}: C={results['chosen_c']} chosen on validation {results['validation_accuracy_by_c']}")
     return {
         "folder": None,
         "predictions": "in process",
@@ -175,6 +177,7 @@ def measure_tfidf(splits: DatasetDict, speed_texts: Sequence[str]) -> dict:
         "reviews_per_second": speed,
         "size_mb": None,
         "chosen_c": results["chosen_c"],
+        "validation_accuracy_by_c": results["validation_accuracy_by_c"],
     }
 
 

@@ -70,6 +70,29 @@ def test_quick_comparison_of_every_approach_on_real_reviews(
     }
 
 
+def test_quick_comparison_of_the_baselines_alone(imdb_dataset, tmp_path):
+    """The TF-IDF and NBSVM baselines, and no training script, on the same 300 real reviews twice (seeds 42, 43)."""
+    output_dir = tmp_path / "comparison"
+    completed = compare(
+        "--quick", "--dataset_name", imdb_dataset, "--approaches", "tfidf", "nbsvm", "--max_train_samples", 300,
+        "--max_test_samples", 120, "--seeds", 2, "--speed_samples", 40, "--output_dir", output_dir,
+    )  # fmt: skip
+    report = json.loads((output_dir / "comparison.json").read_text())
+    assert list(report["summary"]) == ["tfidf", "nbsvm"] and not (output_dir / "runs").exists()
+    runs = report["runs"]["nbsvm"]
+    assert [run["seed"] for run in runs] == [42, 43]
+    for run in runs:
+        assert run["train_samples"] == 270 and run["test_samples"] == 120 and run["predictions"] == "in process"
+        by_c = run["validation_accuracy_by_c"]
+        assert list(by_c) == ["0.01", "0.03", "0.1", "0.3", "1.0"] and by_c[str(run["chosen_c"])] == max(by_c.values())
+        # One log-count ratio per n-gram besides its weight: counted in the total, not learned.
+        assert run["num_parameters"] == 2 * run["num_trainable_parameters"] - 1
+        assert run["accuracy"] > 0.6 and run["reviews_per_second"] > 0  # 270 real reviews; chance is 0.5
+    table = (output_dir / "comparison.md").read_text()
+    assert "| nbsvm | 270 | 120 | 2 | " in table and table.count(" ± ") >= 2 * 6
+    assert table in completed.stdout.replace("\r", "")
+
+
 def test_bad_comparison_arguments_are_refused(imdb_dataset, tmp_path):
     def refused(*args):
         return subprocess.run([sys.executable, str(COMPARE_SCRIPT), *map(str, args)], capture_output=True,
@@ -81,5 +104,7 @@ def test_bad_comparison_arguments_are_refused(imdb_dataset, tmp_path):
     assert no_recipe.returncode == 1 and "none.yaml, does not exist" in no_recipe.stderr
     no_folder = refused("--quick", "--model", f"x={tmp_path / 'missing'}", "--output_dir", tmp_path)
     assert no_folder.returncode == 1 and "no such folder" in no_folder.stderr
+    baseline_recipe = refused("--quick", "--recipe", f"nbsvm={tmp_path / 'none.yaml'}", "--output_dir", tmp_path)
+    assert baseline_recipe.returncode == 1 and "--recipe nbsvm: not one of" in baseline_recipe.stderr
     zero = refused("--quick", "--seeds", "0")
     assert zero.returncode == 2 and "--seeds must be at least 1" in zero.stderr

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from trainers.baseline import train_tfidf_baseline
 from trainers.evaluation import (
     accuracy_by_length,
     calibration,
@@ -162,15 +161,3 @@ def test_three_classes_get_macro_figures_a_per_class_table_and_a_three_by_three_
     assert "| reviews | accuracy | F1 (macro) |" in markdown and "| | negative | neutral | positive |" in markdown
     assert "| neutral | 0 | 1 | 1 |" in markdown
     assert imread(plots["confusion_matrix"]).shape[1] > imread(plots["reliability_diagram"]).shape[1]
-
-
-def test_tfidf_baseline_chooses_c_on_validation_and_beats_chance(imdb_splits):
-    train, validation, test = imdb_splits["train"], imdb_splits["validation"], imdb_splits["test"]
-    pipeline, results = train_tfidf_baseline(
-        train["text"], train["label"], validation["text"], validation["label"], c_values=(0.01, 16.0)
-    )
-    by_c = results["validation_accuracy_by_c"]
-    assert results["eval_accuracy"] == max(by_c.values()) == by_c[str(results["chosen_c"])]
-    assert results["num_parameters"] == results["vocabulary_size"] + 1
-    accuracy = (pipeline.predict(list(test["text"])) == np.array(test["label"])).mean()
-    assert accuracy > 0.7  # 540 real training reviews; chance is 0.5
