@@ -10,12 +10,29 @@ With one process, the chunks are labelled exactly as `SentimentPredictor.predict
 """
 
 import os
-from collections.abc import Iterator
-from itertools import islice
+import sys
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
+from itertools import chain, islice
 
 from tqdm.auto import tqdm
 
-from .inference import InputError, SentimentPredictor, UnencodableReviewError, prediction_records
+from .inference import (
+    OUTPUT_FORMATS,
+    InputError,
+    SentimentPredictor,
+    UnencodableReviewError,
+    check_top_k,
+    format_from_suffix,
+    load_predictor,
+    prediction_records,
+    write_records,
+)
+from .review_files import output_stream, review_source
+
+# Below this many reviews the run is over too soon for a progress bar to help.
+PROGRESS_BAR_MIN_REVIEWS = 256
 
 
 class LabellingProcesses:
@@ -122,3 +139,66 @@ def label_in_chunks(
             progress.update(len(chunk) - len(rows))  # the other processes' rows; this one's advanced the bar already
         first_row += len(chunk)
         yield in_order
+
+
+def run_device(requested: str | None, processes: LabellingProcesses) -> str:
+    """`requested` if given; else each process's own device under a multi-process launch, and the CPU alone."""
+    launched_processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched_processes > processes.num_processes:
+        raise InputError(
+            f"{launched_processes} processes were launched but no GPU was found for them: add --device cpu to run "
+            "them on the CPU (over gloo)."
+        )
+    if requested is not None:
+        return requested
+    return str(processes.state.device) if processes.num_processes > 1 else "cpu"
+
+
+def label_to_output(
+    processes: LabellingProcesses,
+    model: str,
+    *,
+    texts: Sequence[str] = (),
+    input_path: str | None = None,
+    input_format: str | None = None,
+    column: str = "text",
+    output: str | None = None,
+    output_format: str | None = None,
+    device: str | None = None,
+    backend: str = "torch",
+    top_k: int = 1,
+    batch_size: int = 32,
+    chunk_overlap: int | None = None,
+    rows_in_memory: int = 10_000,
+) -> None:
+    """Labels reviews with the model folder or Hub id `model` and writes one record per review, in input order, to
+    `output` (standard output if None). The reviews are `texts`, else the file `input_path`, else standard input
+    (`review_source`); only the main process reads them, and checks every row before the model is even loaded. An
+    input error stops every process."""
+    device = run_device(device, processes)
+    output_format = output_format or format_from_suffix(output, OUTPUT_FORMATS, "jsonl")
+    total, input_error = 0, None
+    reviews = None
+    if processes.is_main_process:  # the only process that reads the input: it sends the others their shares
+        try:
+            reviews = review_source(texts, input_path, input_format, column)
+            total = sum(1 for _ in reviews())
+        except InputError as error:
+            input_error = error
+    share_error(input_error, processes)
+    predictor = load_predictor("model", model, device, backend)
+    check_top_k(top_k, predictor.labels)
+    show_progress = processes.is_main_process and total >= PROGRESS_BAR_MIN_REVIEWS
+    with (
+        tqdm(total=total, unit="review", disable=not show_progress, file=sys.stderr) as progress,
+        output_stream(output) if processes.is_main_process else nullcontext() as stream,
+    ):
+        rows = iter(reviews()) if processes.is_main_process else None
+        chunks = label_in_chunks(
+            processes, predictor, rows, rows_in_memory, batch_size, top_k, chunk_overlap, progress
+        )
+        records = chain.from_iterable(chunks)
+        if processes.is_main_process:
+            write_records(records, stream, output_format)
+        else:
+            deque(records, maxlen=0)  # label this process's shares; the main process writes
