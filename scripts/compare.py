@@ -18,7 +18,8 @@ training reviews and all 25,000 test reviews. Each approach is trained by its ow
 <output_dir>/runs/<approach>/seed-<seed>; re-running the same command reuses finished runs.
 
 Columns: accuracy, F1 (of the positive class; the macro average over three classes or more) and ROC-AUC (two
-classes only) on the test split; trainable and total parameters; training wall
+classes only) on the test split; pair consistency, the share of the project's minimal pairs whose original and edit
+are both labelled right (classes named negative and positive only); trainable and total parameters; training wall
 time (for a verbalizer, with the encoding of its training and validation reviews); inference reviews/s labelling the
 same --speed_samples test reviews with the folder loaded through the Auto classes (batches of 32); size of the
 weights on disk. With --seeds N every approach runs N times (seeds --seed, --seed + 1, ...; the validation split and

@@ -4,11 +4,14 @@
     python scripts/evaluate_model.py distilbert/distilbert-base-uncased-finetuned-sst-2-english --max_samples 2000
     python scripts/evaluate_model.py outputs/lstm-imdb --predictions outputs/lstm-imdb/test_predictions.csv
     python scripts/evaluate_model.py outputs/lstm-imdb --backend onnx-int8    # its ONNX export (export_onnx.py)
+    python scripts/evaluate_model.py outputs/lstm-imdb --pairs my_pairs.csv  # your own minimal pairs
 
 Writes into --output_dir: `evaluation.json` (every number), `evaluation.md` (the report) and PNG plots: confusion
 matrix, reliability diagram, confidence histogram and, for a folder with a `trainer_state.json`, training curves.
 Measured: accuracy, per-class precision/recall/F1, ROC-AUC, expected calibration error, accuracy by review length,
-the most confident errors with their text, and the tricky-reviews suite (negation, sarcasm, contrast...).
+the most confident errors with their text, the tricky-reviews suite (negation, sarcasm, contrast...) and the
+minimal pairs (--pairs; reviews beside minimally edited versions): both sides right, accuracy on originals and on
+edits, and how often the label flips where the edit changes the true label and where it does not, per phenomenon.
 
 The model's labels are matched to the dataset's by name ("pos" to "POSITIVE" or "positive", "LABEL_1"), so a model
 can be scored on another dataset than its own (the data arguments are those of training: --dataset_name,
@@ -32,15 +35,16 @@ from transformers.utils import logging
 from trainers.arguments import add_dataset_arguments, dataset_source
 from trainers.data import DEFAULT_VALIDATION_FRACTION, class_names, load_sentiment_splits
 from trainers.evaluation import (
-    TRICKY_REVIEW_CLASSES,
+    MINIMAL_PAIRS_FILE,
     TRICKY_REVIEWS_FILE,
     decimal,
     evaluation_report,
+    load_minimal_pairs,
     load_tricky_reviews,
     match_labels,
     percent,
+    score_hard_cases,
     to_dataset_classes,
-    tricky_review_results,
     write_report,
 )
 from trainers.inference import BACKEND_HELP, BACKENDS, load_predictor
@@ -78,6 +82,9 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
                         help="How the model's labels map to the dataset's, where their names do not say.")  # fmt: skip
     parser.add_argument("--tricky_reviews", default=str(TRICKY_REVIEWS_FILE),
                         help="JSONL file of hand-written hard reviews with expected labels (default: the project's).")  # fmt: skip
+    parser.add_argument("--pairs", default=str(MINIMAL_PAIRS_FILE), help="Minimal pairs, CSV or JSON Lines: "
+                        "original, original_label, edited, edited_label, optionally phenomenon (default: the "
+                        "project's).")  # fmt: skip
     parser.add_argument("--confident_errors", type=int, default=10, help="How many confident errors to list.")
     parser.add_argument("--calibration_bins", type=int, default=10, help="Confidence bins for ECE (default: 10).")
     parser.add_argument(
@@ -125,28 +132,16 @@ def saved_probabilities(path: str, labels: np.ndarray) -> tuple[np.ndarray, list
     return probabilities, model_labels
 
 
-def tricky_reviews_report(predictor, tricky: list[dict], label_map: dict[str, str]) -> dict | None:
-    """The tricky-reviews suite's results, when the model's labels map onto its two classes (a three-class model's
-    "neutral" does not: then None, and the log says why)."""
-    try:
-        mapping = match_labels(predictor.labels, TRICKY_REVIEW_CLASSES, label_map)
-    except ValueError as error:
-        logger.warning(f"Tricky reviews not scored: they are labelled {list(TRICKY_REVIEW_CLASSES)}. {error}")
-        return None
-    probabilities = predictor.predict_probabilities([review["text"] for review in tricky])
-    return tricky_review_results(tricky, to_dataset_classes(probabilities, mapping, len(TRICKY_REVIEW_CLASSES)))
-
-
 def main(args: list[str] | None = None) -> dict:
     arguments = parse_arguments(args)
     setup_logging()
     try:
         label_map = parse_label_map(arguments.label_map)
+        tricky, pairs = load_tricky_reviews(arguments.tricky_reviews), load_minimal_pairs(arguments.pairs)
         predictor = load_predictor("model", arguments.model, arguments.device, arguments.backend)
         split, dataset_classes = evaluated_split(arguments)
         texts, labels = list(split["text"]), np.array(split["label"])
         mapping = match_labels(predictor.labels, dataset_classes, label_map)
-        tricky = load_tricky_reviews(arguments.tricky_reviews)
         source = {"model": arguments.model, "dataset": dataset_source(arguments).describe(), "split": arguments.split}
         if arguments.predictions:
             model_probabilities, saved_labels = saved_probabilities(arguments.predictions, labels)
@@ -165,8 +160,9 @@ def main(args: list[str] | None = None) -> dict:
         report = evaluation_report(
             labels, probabilities, texts, dataset_classes, arguments.calibration_bins, arguments.confident_errors
         )
-        report["tricky_reviews"] = tricky_reviews_report(predictor, tricky, label_map)
-    except (ValueError, OSError) as error:  # OSError: a tricky-reviews or predictions file that cannot be read
+        # None each when the model's labels do not map onto NEGATIVE and POSITIVE (the log says why).
+        report.update(score_hard_cases(predictor.predict_probabilities, predictor.labels, tricky, pairs, label_map))
+    except (ValueError, OSError) as error:  # OSError: a tricky-reviews, pairs or predictions file that cannot be read
         sys.exit(f"error: {error}")
     report = {"source": source, **report}
     state_file = Path(arguments.model) / "trainer_state.json"
@@ -182,6 +178,11 @@ def main(args: list[str] | None = None) -> dict:
         f"F1 {decimal(report['f1'])}, macro F1 {decimal(report['macro_f1'])}, ROC-AUC {decimal(report['roc_auc'])}, "
         f"ECE {decimal(report['calibration']['expected_calibration_error'])}"
         + (f", tricky reviews {percent(report['tricky_reviews']['accuracy'])}" if report["tricky_reviews"] else "")
+        + (
+            f", minimal pairs both right {percent(report['minimal_pairs']['consistency'])}"
+            if report["minimal_pairs"]
+            else ""
+        )  # fmt: skip
     )
     logger.info(f"Report: {output_dir / 'evaluation.md'}")
     return report

@@ -3,9 +3,10 @@
 Each approach is trained by its own script (a real subprocess, as a user would run it) into a run folder, once per
 seed; a run folder is reused when the command that made it was the same. Every run is then measured the same way:
 accuracy, F1 and ROC-AUC from the class probabilities it saved for the test split (checked to be this split's
-reviews), parameters and training time from its `all_results.json`, inference speed by loading the folder through
-the Auto classes and labelling the same sample of test reviews, and its size on disk. The baselines (TF-IDF,
-NBSVM: `baseline.BASELINES`) are trained in process. Several seeds give each figure as mean ± standard deviation.
+reviews), pair consistency on the project's minimal pairs (both sides right), parameters and training time from its
+`all_results.json`, inference speed by loading the folder through the Auto classes and labelling the same sample of
+test reviews, and its size on disk. The baselines (TF-IDF, NBSVM: `baseline.BASELINES`) are trained in process.
+Several seeds give each figure as mean ± standard deviation.
 """
 
 import json
@@ -13,7 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +26,8 @@ from models import VerbalizerConfig
 
 from .baseline import train_baseline
 from .data import class_names
-from .evaluation import classification_metrics, match_labels, to_dataset_classes
-from .inference import load_predictor
+from .evaluation import classification_metrics, load_minimal_pairs, match_labels, score_hard_cases, to_dataset_classes
+from .inference import SentimentPredictor, load_predictor
 from .run_folder import CONFIG_FILE, TEST_PREDICTIONS_FILE, is_finished, read_predictions, read_results
 
 logger = logging.get_logger(__name__)
@@ -40,12 +41,15 @@ COLUMNS = (
     ("accuracy", "accuracy", "percent"),
     ("f1", "F1", "percent"),
     ("roc_auc", "ROC-AUC", "decimal4"),
+    ("pair_consistency", "pair consistency", "percent"),
     ("num_trainable_parameters", "trainable params", "count"),
     ("num_parameters", "total params", "count"),
     ("train_seconds", "training time (s)", "decimal1"),
     ("reviews_per_second", "inference reviews/s", "decimal1"),
     ("size_mb", "size on disk (MB)", "decimal1"),
 )
+# A column a summary lacks (a comparison.json written before the column existed) shows as "—".
+NO_VALUE = {"mean": None, "std": None}
 
 
 @dataclass
@@ -89,13 +93,19 @@ def folder_size_mb(folder: Path) -> float:
     return sum(path.stat().st_size for path in folder.glob("*.safetensors")) / 1e6
 
 
-def inference_speed(folder: str | Path, texts: Sequence[str], device: str) -> float:
-    """Reviews per second labelling `texts` with the folder loaded as a user would, after one warm-up batch."""
-    predictor = load_predictor("model", str(folder), device)
+def inference_speed(predictor: SentimentPredictor, texts: Sequence[str]) -> float:
+    """Reviews per second labelling `texts` with a folder loaded as a user would, after one warm-up batch."""
     predictor.predict_probabilities(texts[:SPEED_BATCH_SIZE], SPEED_BATCH_SIZE)
     started = time.perf_counter()
     predictor.predict_probabilities(texts, SPEED_BATCH_SIZE)
     return len(texts) / (time.perf_counter() - started)
+
+
+def pair_consistency(predict_probabilities: Callable[[list[str]], np.ndarray], model_labels: Sequence[str]):
+    """The share of the project's minimal pairs whose original and edit the model both labels right; None for a
+    model whose classes are not negative and positive."""
+    pairs = score_hard_cases(predict_probabilities, model_labels, pairs=load_minimal_pairs())["minimal_pairs"]
+    return pairs["consistency"] if pairs else None
 
 
 def test_probabilities(folder: Path, splits: DatasetDict, device: str) -> tuple:
@@ -133,6 +143,7 @@ def measure_folder(folder: Path, splits: DatasetDict, speed_texts: Sequence[str]
     labels = np.asarray(splits["test"]["label"])
     probabilities, source = test_probabilities(folder, splits, device)
     metrics = classification_metrics(labels, probabilities, class_names(splits))
+    predictor = load_predictor("model", str(folder), device)
     return {
         "folder": str(folder),
         "predictions": source,
@@ -141,12 +152,13 @@ def measure_folder(folder: Path, splits: DatasetDict, speed_texts: Sequence[str]
         "accuracy": metrics["accuracy"],
         "f1": metrics["f1"],
         "roc_auc": metrics["roc_auc"],
+        "pair_consistency": pair_consistency(predictor.predict_probabilities, predictor.labels),
         "num_parameters": results.get("num_parameters"),
         "num_trainable_parameters": results.get("num_trainable_parameters"),
         "train_seconds": training_seconds(results) if results else None,
         # A verbalizer whose training features came from the cache did not pay for encoding them in this run.
         "cached_features": is_verbalizer(folder) and "train_encoding_seconds" not in results,
-        "reviews_per_second": inference_speed(folder, speed_texts, device),
+        "reviews_per_second": inference_speed(predictor, speed_texts),
         "size_mb": folder_size_mb(folder),
     }
 
@@ -170,6 +182,8 @@ def measure_baseline(name: str, splits: DatasetDict, speed_texts: Sequence[str])
         "accuracy": metrics["accuracy"],
         "f1": metrics["f1"],
         "roc_auc": metrics["roc_auc"],
+        # The classifier's columns are the dataset's classes, in label order.
+        "pair_consistency": pair_consistency(pipeline.predict_proba, class_names(splits)),
         "num_parameters": results["num_parameters"],
         "num_trainable_parameters": results["num_trainable_parameters"],
         "train_seconds": results["train_runtime_seconds"],
@@ -215,7 +229,7 @@ def markdown_table(summaries: dict[str, dict]) -> str:
         marked = f"{name}*" if summary["cached_features"] else name
         train = "—" if summary["train_samples"] is None else f"{summary['train_samples']:,}"
         cells = [marked, train, f"{summary['test_samples']:,}", str(summary["runs"])]
-        cells += [format_value(kind, **summary[key]) for key, _, kind in COLUMNS]
+        cells += [format_value(kind, **summary.get(key, NO_VALUE)) for key, _, kind in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     if any(summary["cached_features"] for summary in summaries.values()):
         lines.append("")

@@ -5,22 +5,41 @@ texts. `evaluation_report` gathers the metrics (accuracy, per-class precision/re
 matrix), calibration (expected calibration error over confidence bins), accuracy by review length and the most
 confident errors; `write_report` writes them as JSON, a Markdown report and PNG plots.
 
+Two hand-written suites probe what accuracy on a test split hides: the tricky reviews (one review, one expected label)
+and the minimal pairs (a review and a minimally edited version of it, each labelled; see `pair_metrics`).
+`score_hard_cases` scores a model on both with one call of its predict function.
+
 A model's own labels ("LABEL_1", "pos", "POSITIVE"...) are matched to the dataset's by `match_labels`, so any Hub
 text classifier can be measured, not only ours.
 """
 
+import csv
+import difflib
+import io
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure  # not pyplot: no global state, no display backend, files only
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
 
 TRICKY_REVIEWS_FILE = Path(__file__).parent / "tricky_reviews.jsonl"
-# The classes the tricky reviews are labelled with; a model's own labels are matched to them by name.
+# The classes the tricky reviews and the minimal pairs are labelled with; a model's own labels are matched to them by
+# name.
 TRICKY_REVIEW_CLASSES = ("NEGATIVE", "POSITIVE")
+MINIMAL_PAIRS_FILE = Path(__file__).parent / "minimal_pairs.jsonl"
+# The columns every minimal-pairs file has; `phenomenon` (what the edit does) may be left out, others are ignored.
+PAIR_COLUMNS = ("original", "original_label", "edited", "edited_label")
+PAIR_FILE_HELP = (
+    "a pairs file has the columns original, original_label, edited, edited_label (and optionally phenomenon)"
+)
+# The phenomenon of a pair whose file names none.
+UNNAMED_PHENOMENON = "other"
 # Review lengths in words where the length buckets start: IMDB's median review is about 175 words.
 LENGTH_BUCKET_STARTS = (0, 100, 200, 400, 800)
 REPORT_JSON = "evaluation.json"
@@ -226,9 +245,196 @@ def tricky_review_results(reviews: Sequence[dict], probabilities: np.ndarray) ->
     for row in rows:
         categories.setdefault(row["category"], []).append(row["correct"])
     return {
+        "count": len(rows),
         "accuracy": float(np.mean([row["correct"] for row in rows])),
         "by_category": {name: float(np.mean(results)) for name, results in sorted(categories.items())},
         "reviews": rows,
+    }
+
+
+def load_minimal_pairs(path: str | Path = MINIMAL_PAIRS_FILE) -> list[dict]:
+    """Minimal pairs, from CSV (a header row, then one pair a row) or JSON Lines (`.jsonl` or `.json`, one object a
+    line): `original`, `original_label`, `edited`, `edited_label` and optionally `phenomenon`; other columns are
+    ignored. A label is one of `TRICKY_REVIEW_CLASSES` in any case, or a name one of them starts ("neg", "pos").
+
+    Raises `ValueError`, in one line naming the file (and the line), for missing columns, an unknown label, an empty
+    text, an original equal to its edit, a line that is not a JSON object, or a file with no pairs.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl", ".json"):
+        raise ValueError(f"{path}: a pairs file is CSV (.csv) or JSON Lines (.jsonl), not '{suffix or 'no suffix'}'.")
+    text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may begin with a byte-order mark
+    rows = _csv_rows(text, path) if suffix == ".csv" else _jsonl_rows(text, path)
+    pairs = [_minimal_pair(row, f"line {line} of {path}") for line, row in rows]
+    if not pairs:
+        raise ValueError(f"{path} holds no pairs: {PAIR_FILE_HELP}.")
+    return pairs
+
+
+def _csv_rows(text: str, path: Path) -> list[tuple[int, dict]]:
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        # An empty file has no header: it holds no pairs, which the caller says.
+        missing = [column for column in PAIR_COLUMNS if column not in (reader.fieldnames or PAIR_COLUMNS)]
+        if missing:
+            raise ValueError(f"{path} has no column {', '.join(missing)} (its columns: {reader.fieldnames}): "
+                             f"{PAIR_FILE_HELP}.")  # fmt: skip
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as error:
+        raise ValueError(f"{path} is not readable as CSV (line {reader.line_num}): {error}.") from error
+
+
+def _jsonl_rows(text: str, path: Path) -> list[tuple[int, dict]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"Line {number} of {path} is not valid JSON: {error.msg}.") from error
+        if not isinstance(row, dict):
+            raise ValueError(f"Line {number} of {path} is not a JSON object: {PAIR_FILE_HELP}.")
+        rows.append((number, row))
+    return rows
+
+
+def _minimal_pair(row: dict, where: str) -> dict:
+    missing = [column for column in PAIR_COLUMNS if column not in row]
+    if missing:
+        raise ValueError(f"{where[0].upper()}{where[1:]} has no {', '.join(missing)}: {PAIR_FILE_HELP}.")
+    pair = {}
+    for side in ("original", "edited"):
+        text = row[side]
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"The {side} text on {where} is empty.")
+        pair[side] = text
+        pair[f"{side}_label"] = pair_label(row[f"{side}_label"], where)
+    if pair["original"].strip() == pair["edited"].strip():
+        raise ValueError(f"The original and the edited text on {where} are the same: a pair needs an edit.")
+    pair["phenomenon"] = str(row.get("phenomenon") or UNNAMED_PHENOMENON)
+    return pair
+
+
+def pair_label(value, where: str) -> str:
+    """The class of `TRICKY_REVIEW_CLASSES` a pair's label names (any case, or a name one starts: "neg", "pos")."""
+    if isinstance(value, str):
+        name = value.strip().lower()
+        for label in TRICKY_REVIEW_CLASSES:
+            if name == label.lower() or is_prefix_match(name, label.lower()):
+                return label
+    raise ValueError(
+        f"Unknown label {value!r} on {where}: a label is one of {', '.join(TRICKY_REVIEW_CLASSES)} (any case; "
+        "neg and pos too)."
+    )
+
+
+def minimal_pair_results(
+    pairs: Sequence[dict], original_probabilities: np.ndarray, edited_probabilities: np.ndarray
+) -> dict:
+    """Each pair with the model's label and confidence on both sides, and `pair_metrics` over all pairs and per
+    phenomenon (probabilities over `TRICKY_REVIEW_CLASSES`, one row per pair on each side)."""
+    if not len(pairs) == len(original_probabilities) == len(edited_probabilities):
+        raise ValueError(
+            f"{len(pairs)} pairs, {len(original_probabilities)} and {len(edited_probabilities)} predictions."
+        )
+    rows = []
+    for pair, original, edited in zip(pairs, original_probabilities, edited_probabilities):
+        original_predicted = TRICKY_REVIEW_CLASSES[int(original.argmax())]
+        edited_predicted = TRICKY_REVIEW_CLASSES[int(edited.argmax())]
+        rows.append({
+            **pair,
+            "original_predicted": original_predicted,
+            "original_confidence": float(original.max()),
+            "edited_predicted": edited_predicted,
+            "edited_confidence": float(edited.max()),
+            "consistent": original_predicted == pair["original_label"] and edited_predicted == pair["edited_label"],
+        })  # fmt: skip
+    phenomena = {}
+    for row in rows:
+        phenomena.setdefault(row["phenomenon"], []).append(row)
+    return {
+        **pair_metrics(rows),
+        "by_phenomenon": {name: pair_metrics(group) for name, group in sorted(phenomena.items())},
+        "pairs": rows,
+    }
+
+
+def pair_metrics(rows: Sequence[dict]) -> dict:
+    """What a model does on scored pairs (each with gold and predicted labels on both sides):
+
+    - `consistency`: the share of pairs whose original and edit are both labelled right;
+    - `original_accuracy`, `edited_accuracy`: the share of originals, and of edits, labelled right;
+    - `flip_rate`: the share of pairs whose two predicted labels differ, whatever the gold labels;
+    - `flips_when_it_should`: that share among the `should_flip` pairs, whose gold labels differ (the edit changes
+      the sentiment): 1 is right;
+    - `flips_when_it_should_not`: that share among the other pairs, whose gold labels agree (an edit of intensity
+      that keeps the sentiment): 0 is right.
+
+    A share over no pairs is None. With two classes a pair can flip when it should and still be wrong on both sides;
+    `consistency` is the figure that asks for both sides right.
+    """
+    original_right = np.array([row["original_predicted"] == row["original_label"] for row in rows])
+    edited_right = np.array([row["edited_predicted"] == row["edited_label"] for row in rows])
+    flipped = np.array([row["original_predicted"] != row["edited_predicted"] for row in rows])
+    should_flip = np.array([row["original_label"] != row["edited_label"] for row in rows])
+    return {
+        "count": len(rows),
+        "consistency": float((original_right & edited_right).mean()),
+        "original_accuracy": float(original_right.mean()),
+        "edited_accuracy": float(edited_right.mean()),
+        "flip_rate": float(flipped.mean()),
+        "should_flip": int(should_flip.sum()),
+        "flips_when_it_should": float(flipped[should_flip].mean()) if should_flip.any() else None,
+        "flips_when_it_should_not": float(flipped[~should_flip].mean()) if not should_flip.all() else None,
+    }
+
+
+def score_hard_cases(
+    predict_probabilities: Callable[[list[str]], np.ndarray],
+    model_labels: Sequence[str],
+    tricky: Sequence[dict] = (),
+    pairs: Sequence[dict] = (),
+    label_map: Mapping[str, str] = {},
+) -> dict:
+    """A model's results on the tricky reviews and the minimal pairs, all their texts labelled by one call of
+    `predict_probabilities` (texts to probabilities over `model_labels`).
+
+    Returns `{"tricky_reviews": ..., "minimal_pairs": ...}`, each None when it has nothing to score or when the
+    model's labels do not map onto `TRICKY_REVIEW_CLASSES` (a three-class model's "neutral"; the log says why).
+    """
+    scored = {"tricky_reviews": None, "minimal_pairs": None}
+    try:
+        mapping = match_labels(model_labels, TRICKY_REVIEW_CLASSES, label_map)
+    except ValueError as error:
+        logger.warning(
+            f"Tricky reviews and minimal pairs not scored: they are labelled {list(TRICKY_REVIEW_CLASSES)}. {error}"
+        )
+        return scored
+    texts = [review["text"] for review in tricky] + [pair["original"] for pair in pairs]
+    texts += [pair["edited"] for pair in pairs]
+    if not texts:
+        return scored
+    model_probabilities = np.asarray(predict_probabilities(texts))
+    probabilities = to_dataset_classes(model_probabilities, mapping, len(TRICKY_REVIEW_CLASSES))
+    edits_start = len(tricky) + len(pairs)
+    if tricky:
+        scored["tricky_reviews"] = tricky_review_results(tricky, probabilities[: len(tricky)])
+    if pairs:
+        originals, edits = probabilities[len(tricky) : edits_start], probabilities[edits_start:]
+        scored["minimal_pairs"] = minimal_pair_results(pairs, originals, edits)
+    return scored
+
+
+def hard_case_summary(scored: Mapping[str, dict | None]) -> dict:
+    """The figures of `score_hard_cases` without the rows of each review and pair: what a run's `all_results.json`
+    keeps and the model card shows."""
+    rows_key = {"tricky_reviews": "reviews", "minimal_pairs": "pairs"}
+    return {
+        name: {key: value for key, value in results.items() if key != rows_key[name]}
+        for name, results in scored.items()
+        if results
     }
 
 
@@ -372,6 +578,66 @@ def quoted(text: str) -> str:
     return flat if len(flat) <= QUOTED_CHARACTERS else flat[:QUOTED_CHARACTERS] + "…"
 
 
+def marked_edit(original: str, edited: str) -> str:
+    """The edited text with what the edit did marked, word by word: ~~removed~~ words and **new** ones."""
+    before, after = original.split(), edited.split()
+    words = []
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for tag, before_start, before_end, after_start, after_end in matcher.get_opcodes():
+        if tag == "delete":
+            words.append(f"~~{' '.join(before[before_start:before_end])}~~")
+        elif tag in ("insert", "replace"):
+            words.append(f"**{' '.join(after[after_start:after_end])}**")
+        else:
+            words += after[after_start:after_end]
+    return " ".join(words)
+
+
+def minimal_pairs_markdown(results: Mapping) -> list[str]:
+    """The pair figures (`minimal_pair_results` or its summary) as Markdown lines, a sentence and a table by
+    phenomenon: what the evaluation report and the model card show."""
+    should_flip, count = results["should_flip"], results["count"]
+    sentence = (
+        f"Both sides right on {percent(results['consistency'])} of {count} pairs (originals "
+        f"{percent(results['original_accuracy'])}, edits {percent(results['edited_accuracy'])}). The predicted label "
+        f"changes on {percent(results['flips_when_it_should'])} of the {should_flip} pairs whose edit changes the true "
+        "label (it should)"
+    )
+    if results["flips_when_it_should_not"] is not None:
+        sentence += (
+            f", and on {percent(results['flips_when_it_should_not'])} of the {count - should_flip} whose edit keeps it "
+            "(it should not)"
+        )
+    header = (
+        "| phenomenon | pairs | both right | originals | edits | flips when it should | flips when it should not |"
+    )
+    lines = [sentence + ".", "", header, "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, entry in [*results["by_phenomenon"].items(), ("**all**", results)]:
+        figures = ("consistency", "original_accuracy", "edited_accuracy", "flips_when_it_should",
+                   "flips_when_it_should_not")  # fmt: skip
+        cells = [quoted(name), str(entry["count"]), *(percent(entry[figure]) for figure in figures)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def hard_cases_markdown(summary: Mapping) -> str:
+    """The model card's account of the tricky reviews and the minimal pairs, from the figures `hard_case_summary`
+    keeps (a run's `all_results.json`); empty when it holds neither."""
+    lines = []
+    tricky = summary.get("tricky_reviews")
+    if tricky:
+        categories = ", ".join(f"{name} {percent(value)}" for name, value in tricky["by_category"].items())
+        lines += [f"**Tricky reviews** ({tricky['count']} hand-written reviews, each with its expected label): "
+                  f"{percent(tricky['accuracy'])} right; by category: {categories}.", ""]  # fmt: skip
+    pairs = summary.get("minimal_pairs")
+    if pairs:
+        sentence, *table = minimal_pairs_markdown(pairs)
+        lines += ["**Minimal pairs** (hand-written reviews, each beside a minimally edited version, both labelled: "
+                  f"negation added or removed, a contrast turned, intensity changed, the verdict changed). {sentence}",
+                  *table]  # fmt: skip
+    return "\n".join(lines)
+
+
 def markdown_report(report: dict, title: str, plots: Mapping[str, Path]) -> str:
     """The report as Markdown, images linked by file name (they sit beside it)."""
     lines = [f"# Evaluation: {title}", ""]
@@ -433,5 +699,19 @@ def markdown_report(report: dict, title: str, plots: Mapping[str, Path]) -> str:
             lines.append(
                 f"| {row['category']} | {row['label']} | {row['predicted']}{mark} | {row['confidence']:.3f} | "
                 f"{quoted(row['text'])} |"
+            )
+    pairs = report.get("minimal_pairs")
+    if pairs:
+        lines += ["", f"## Minimal pairs: {percent(pairs['consistency'])} both right", "",
+                  *minimal_pairs_markdown(pairs)]  # fmt: skip
+        wrong = [row for row in pairs["pairs"] if not row["consistent"]]
+        if wrong:
+            lines += ["", "Pairs not both right (in the edit, ~~removed~~ and **new** words):", "",
+                      "| phenomenon | expected | predicted | original | edit |", "|---|---|---|---|---|"]  # fmt: skip
+        for row in wrong:
+            lines.append(
+                f"| {quoted(row['phenomenon'])} | {row['original_label']} → {row['edited_label']} | "
+                f"{row['original_predicted']} → {row['edited_predicted']} | {quoted(row['original'])} | "
+                f"{quoted(marked_edit(row['original'], row['edited']))} |"
             )
     return "\n".join(lines) + "\n"

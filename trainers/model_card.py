@@ -13,6 +13,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from .approaches import approach_of, base_model_hub_id, describe_cut, is_pretraining, is_word_vectors
 from .comparison import comparison_markdown, read_comparison
 from .data import DATA_FILE_FIELDS, DEFAULT_DATASET
+from .evaluation import hard_cases_markdown
 from .onnx_runtime import ONNX_FILES, onnx_file
 from .run_folder import CARD_FILE, read_run
 
@@ -144,6 +145,7 @@ def build_model_card(
         max_length=recipe["max_length"],
         cut=describe_cut(recipe),
         comparison=comparison_section,
+        hard_cases=hard_cases_markdown(results),
         onnx_files=onnx_files(folder),
     )
 

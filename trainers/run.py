@@ -8,11 +8,14 @@ from datasets import Dataset, DatasetDict
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainingArguments, set_seed
 from transformers.utils import logging
 
+from .approaches import is_pretraining
 from .arguments import DataArguments, SentimentTrainingArguments
 from .data import load_sentiment_splits, load_unlabeled_reviews
+from .evaluation import hard_case_summary, load_minimal_pairs, load_tricky_reviews, percent, score_hard_cases
 from .hub import HubAccessError, claim_push, publish_run
+from .inference import load_predictor
 from .model_card import dataset_hub_id, write_model_card
-from .run_folder import complete_run_folder, unfinished_folder
+from .run_folder import complete_run_folder, read_run, unfinished_folder, write_results
 from .training import build_trainer, resolve_checkpoint, tokenize_splits, train_and_evaluate
 
 logger = logging.get_logger(__name__)
@@ -90,9 +93,11 @@ def train_and_finish(
 
 
 def finish_run(args: TrainingArguments, results: dict, push_to_hub: bool) -> None:
-    """What a training script does last, on the main process: writes the model card, completes the folder (see
+    """What a training script does last, on the main process: scores the saved classifier on the hard cases
+    (`score_saved_hard_cases`, added to `results`), writes the model card, completes the folder (see
     `complete_run_folder`), prints the results, logs the folder, and publishes the folder if asked (exiting with a
     message, the folder kept, if the Hub refuses)."""
+    results.update(score_saved_hard_cases(unfinished_folder(args.output_dir), str(args.device)))
     # Named after the folder it becomes (or the Hub repository), not the unfinished one it is written in.
     write_model_card(
         unfinished_folder(args.output_dir), repo_id=args.hub_model_id or Path(args.output_dir).resolve().name
@@ -105,3 +110,23 @@ def finish_run(args: TrainingArguments, results: dict, push_to_hub: bool) -> Non
             logger.info(f"Published: {publish_run(args)}")
         except HubAccessError as error:
             sys.exit(f"error: {error}\nThe model folder is saved; publish it with scripts/push_to_hub.py.")
+
+
+def score_saved_hard_cases(folder: Path, device: str) -> dict:
+    """The tricky reviews and the minimal pairs scored by the classifier saved in `folder`, loaded as its users load
+    it, their figures (`hard_case_summary`) added to the folder's `all_results.json`, for the model card. Nothing for
+    a pretraining folder, or for a model whose classes are not negative and positive."""
+    config, results, _ = read_run(folder)
+    if is_pretraining(config):
+        return {}
+    predictor = load_predictor("model", str(folder), device)
+    tricky, pairs = load_tricky_reviews(), load_minimal_pairs()
+    scored = score_hard_cases(predictor.predict_probabilities, predictor.labels, tricky, pairs)
+    summary = hard_case_summary(scored)
+    if summary:
+        write_results(folder, {**results, **summary})
+        logger.info(
+            f"Tricky reviews: {percent(summary['tricky_reviews']['accuracy'])} right; minimal pairs: "
+            f"{percent(summary['minimal_pairs']['consistency'])} both right"
+        )
+    return summary

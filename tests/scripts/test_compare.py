@@ -2,7 +2,12 @@ import json
 import subprocess
 import sys
 
-from ..conftest import PROJECT_ROOT
+from trainers.baseline import train_baseline
+from trainers.comparison import COLUMNS, markdown_table
+from trainers.data import DEFAULT_VALIDATION_FRACTION, load_sentiment_splits
+from trainers.evaluation import load_minimal_pairs, score_hard_cases
+
+from ..conftest import IMDB_CLASSES, PROJECT_ROOT
 
 COMPARE_SCRIPT = PROJECT_ROOT / "scripts" / "compare.py"
 
@@ -108,3 +113,41 @@ def test_bad_comparison_arguments_are_refused(imdb_dataset, tmp_path):
     assert baseline_recipe.returncode == 1 and "--recipe nbsvm: not one of" in baseline_recipe.stderr
     zero = refused("--quick", "--seeds", "0")
     assert zero.returncode == 2 and "--seeds must be at least 1" in zero.stderr
+
+
+def table_cell(table: str, name: str, header: str) -> str:
+    """The cell of a Markdown table in the row of `name` and the column headed `header`."""
+    lines = table.splitlines()
+    headers = [cell.strip() for cell in next(line for line in lines if line.startswith("| approach")).split("|")]
+    row = next(line for line in lines if line.startswith(f"| {name} |"))
+    return [cell.strip() for cell in row.split("|")][headers.index(header)]
+
+
+def test_pair_consistency_is_a_column_for_a_folder_and_for_the_baseline(imdb_dataset, trained_lstm_folder, tmp_path):
+    output_dir = tmp_path / "comparison"
+    compare("--quick", "--dataset_name", imdb_dataset, "--approaches", "tfidf", "--max_train_samples", 300,
+            "--max_test_samples", 60, "--speed_samples", 20, "--model", f"elsewhere={trained_lstm_folder}",
+            "--output_dir", output_dir)  # fmt: skip
+    report = json.loads((output_dir / "comparison.json").read_text())
+    table = (output_dir / "comparison.md").read_text()
+    # The folder's: what its training run measured on the same pairs.
+    folder = report["runs"]["elsewhere"][0]["pair_consistency"]
+    assert folder == json.loads((trained_lstm_folder / "all_results.json").read_text())["minimal_pairs"]["consistency"]
+    # The baseline's: the same TF-IDF, trained again on the same split, on the same pairs.
+    splits = load_sentiment_splits(imdb_dataset, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=42,
+                                   max_train_samples=300, max_test_samples=60)  # fmt: skip
+    train, validation = splits["train"], splits["validation"]
+    pipeline, _ = train_baseline("tfidf", train["text"], train["label"], validation["text"], validation["label"])
+    expected = score_hard_cases(pipeline.predict_proba, IMDB_CLASSES, pairs=load_minimal_pairs())["minimal_pairs"]
+    baseline = report["runs"]["tfidf"][0]["pair_consistency"]
+    assert baseline == expected["consistency"]
+    for name, value in (("elsewhere", folder), ("tfidf", baseline)):
+        assert report["summary"][name]["pair_consistency"] == {"mean": value, "std": None}
+        assert table_cell(table, name, "pair consistency") == f"{100 * value:.2f}"
+
+
+def test_a_comparison_written_before_the_pairs_column_shows_it_empty():
+    old_summary = {"runs": 1, "train_samples": 270, "test_samples": 120, "cached_features": False}
+    old_summary |= {key: {"mean": 0.5, "std": None} for key, _, _ in COLUMNS if key != "pair_consistency"}
+    table = markdown_table({"lstm": old_summary})
+    assert table_cell(table, "lstm", "pair consistency") == "—" and table_cell(table, "lstm", "accuracy") == "50.00"

@@ -107,6 +107,9 @@ def test_a_model_trained_on_other_data_answers_in_its_labels(kind, approach, req
         assert card.data.datasets == [{"sst2": "stanfordnlp/sst2", "tweets": "cardiffnlp/tweet_eval"}[kind]]
     if kind == "tweets":
         assert "macro averages over the 3 classes" in card.text
+    # The hard cases are labelled NEGATIVE and POSITIVE: SST-2's classes say which is which; three classes, or
+    # "thumbs down" and "thumbs up", do not, and the run scores none rather than guess.
+    assert ("minimal_pairs" in results) == ("## Hard cases" in card.text) == (kind == "sst2")
 
     texts = list(imdb_splits["test"]["text"][:8])
     long_review = " ".join(" ".join(imdb_splits["test"]["text"]).split()[:600])

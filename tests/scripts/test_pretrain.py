@@ -169,6 +169,8 @@ def test_pretraining_folder_is_a_hub_model_with_its_results(pretrained_folder):
     card = ModelCard.load(pretrained_folder / "README.md")
     assert card.data.eval_results[0].metric_value == results["eval_perplexity"]
     assert "python scripts/pretrain.py recipe.yaml" in card.text
+    # A language model is not a classifier: no tricky reviews or minimal pairs in its results or its card.
+    assert not {"tricky_reviews", "minimal_pairs"} & set(results) and "## Hard cases" not in card.text
     assert results["software_versions"] == installed_versions()
     assert_card_lists_versions(card.text, installed_versions())
 

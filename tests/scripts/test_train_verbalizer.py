@@ -41,6 +41,9 @@ def test_folder_holds_encoder_head_tokenizer_results_and_card(trained_verbalizer
     assert recipe["head_type"] == config["head_type"] and recipe["max_length"] == 128
     card = (trained_verbalizer_folder / "README.md").read_text()
     assert "frozen pretrained encoder" in card and f"{100 * results['test_accuracy']:.2f}%" in card
+    # The saved folder, template and all, scored on the hard cases for its card.
+    pairs = results["minimal_pairs"]
+    assert pairs["count"] >= 120 and f"Both sides right on {100 * pairs['consistency']:.2f}%" in card
     if config["head_type"] == "mlm":
         assert "scores the label words ' bad' / ' good'" in card
     else:

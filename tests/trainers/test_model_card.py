@@ -10,6 +10,8 @@ from huggingface_hub import ModelCard
 from trainers.approaches import base_model_hub_id, base_model_name
 from trainers.comparison import measure_folder, summarize
 from trainers.data import load_sentiment_splits
+from trainers.evaluation import hard_case_summary, load_minimal_pairs, load_tricky_reviews, score_hard_cases
+from trainers.inference import load_predictor
 from trainers.model_card import (
     build_model_card,
     dataset_hub_id,
@@ -54,6 +56,36 @@ def test_card_lists_the_versions_the_run_trained_with(trained_lstm_folder, tmp_p
     del results["software_versions"]
     (folder / "all_results.json").write_text(json.dumps(results))
     assert "### Framework versions" not in build_model_card(folder, repo_id="user/imdb-lstm").text
+
+
+def test_training_scored_the_hard_cases_that_the_card_shows(trained_lstm_folder, tmp_path):
+    results = json.loads((trained_lstm_folder / "all_results.json").read_text())
+    pairs, tricky = results["minimal_pairs"], results["tricky_reviews"]
+    assert pairs["count"] == len(load_minimal_pairs()) and tricky["count"] == len(load_tricky_reviews())
+    # The run scored its folder as users load it: scored again from the folder, the same figures.
+    predictor = load_predictor("model", str(trained_lstm_folder))
+    scored = score_hard_cases(
+        predictor.predict_probabilities, predictor.labels, load_tricky_reviews(), load_minimal_pairs()
+    )
+    assert hard_case_summary(scored) == {"tricky_reviews": tricky, "minimal_pairs": pairs}
+    card = ModelCard.load(trained_lstm_folder / "README.md").text
+    assert card.index("## Intended use") < card.index("## Hard cases") < card.index("## Training")
+    assert f"Both sides right on {100 * pairs['consistency']:.2f}% of {pairs['count']} pairs" in card
+    assert f"{100 * tricky['accuracy']:.2f}% right; by category:" in card
+    negation = pairs["by_phenomenon"]["negation"]
+    assert f"| negation | {negation['count']} | {100 * negation['consistency']:.2f}% |" in card
+
+    # The card's figures are the results file's: changed there, changed in the card; absent there, no section.
+    folder = tmp_path / "model"
+    shutil.copytree(trained_lstm_folder, folder, ignore=shutil.ignore_patterns("checkpoint-*"))
+    results["minimal_pairs"]["consistency"] = 0.123456
+    (folder / "all_results.json").write_text(json.dumps(results))
+    assert f"Both sides right on 12.35% of {pairs['count']} pairs" in build_model_card(folder, repo_id="u/m").text
+    del results["minimal_pairs"], results["tricky_reviews"]
+    (folder / "all_results.json").write_text(json.dumps(results))
+    text = build_model_card(folder, repo_id="u/m").text
+    assert "## Hard cases" not in text and "Both sides right" not in text
+    assert "language of IMDB reviewers.\n\n## Training\n" in text  # as before the section existed
 
 
 def test_validation_catches_a_card_that_disagrees_with_the_metrics(trained_lstm_folder, tmp_path):
