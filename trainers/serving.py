@@ -15,6 +15,10 @@ Isolation: no request fails because of another. If a shared forward pass fails a
 again one by one and only those that fail alone fail (422 when the tokenizer refused a review, else 500). An
 unexpected error is a 500 JSON answer with its traceback logged. At shutdown the batchers answer every queued
 request before they stop.
+
+Load: `GET /models` reports, per model, the requests served, the forward passes run and the requests waiting for an
+answer from its batcher (queued, in an open batch or in a forward pass), and how many `/predict` requests the
+server is handling now, those still sending their body included.
 """
 
 import asyncio
@@ -103,9 +107,11 @@ class MicroBatcher:
         self.wait_seconds = wait_seconds
         self.queue: asyncio.Queue[tuple[Sequence[str], asyncio.Future]] = asyncio.Queue()
         self.worker: asyncio.Task | None = None
-        # Reported by GET /models, so that anyone can see how many requests each forward pass served.
+        # Reported by GET /models, so that anyone can see how many requests each forward pass served, and how many
+        # are waiting now (queued, in the open batch or in its forward pass).
         self.requests_served = 0
         self.forward_passes = 0
+        self.requests_waiting = 0
 
     def start(self) -> None:
         self.worker = asyncio.create_task(self._run(), name=f"micro-batcher-{self.predictor.name}")
@@ -120,8 +126,12 @@ class MicroBatcher:
     async def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """The label probabilities of `texts`, computed in a batch shared with whatever else is waiting."""
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put((texts, future))
-        return await future
+        self.requests_waiting += 1
+        try:
+            await self.queue.put((texts, future))
+            return await future
+        finally:  # answered, failed, or given up by a client that disconnected
+            self.requests_waiting -= 1
 
     async def _run(self) -> None:
         """Takes everything already queued (it piled up during the last forward pass), then waits for more only
@@ -203,6 +213,32 @@ class ServerErrorsAsJSON:
             if not response_started:  # otherwise the client gets a cut-off answer: too late to replace it
                 detail = f"Internal server error ({type(error).__name__}); the server logged it."
                 await refuse(500, detail, scope, send)
+
+
+@dataclass
+class RequestsInProgress:
+    """How many requests to one path the server has received and not yet answered."""
+
+    path: str
+    count: int = 0
+
+
+class CountsRequestsInProgress:
+    """ASGI middleware, outside RequestGuard: counts the requests to `in_progress.path` from the moment their headers
+    arrive (before their body is read) until their answer is sent or their client is gone."""
+
+    def __init__(self, app: Callable, in_progress: RequestsInProgress):
+        self.app = app
+        self.in_progress = in_progress
+
+    async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
+        if scope["type"] != "http" or scope["path"] != self.in_progress.path:
+            return await self.app(scope, receive, send)
+        self.in_progress.count += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_progress.count -= 1
 
 
 class RequestGuard:
@@ -329,6 +365,7 @@ def create_app(predictors: Sequence[SentimentPredictor], api_keys: Sequence[str]
     by_name = {predictor.name: predictor for predictor in predictors}
     default_model = predictors[0].name
     batchers: dict[str, MicroBatcher] = {}
+    predict_in_progress = RequestsInProgress("/predict")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -356,7 +393,11 @@ def create_app(predictors: Sequence[SentimentPredictor], api_keys: Sequence[str]
     async def health() -> dict:
         return {"status": "ok", "models": list(by_name)}
 
-    @app.get("/models", summary="The loaded models, their labels and input limits.", dependencies=documented_key)
+    @app.get(
+        "/models",
+        summary="The loaded models, their labels, input limits and load (requests served, waiting, in progress).",
+        dependencies=documented_key,
+    )
     async def models() -> dict:
         return {
             "default": default_model,
@@ -365,9 +406,11 @@ def create_app(predictors: Sequence[SentimentPredictor], api_keys: Sequence[str]
                     **predictor.describe(),
                     "requests_served": batchers[predictor.name].requests_served,
                     "forward_passes": batchers[predictor.name].forward_passes,
+                    "requests_waiting": batchers[predictor.name].requests_waiting,
                 }
                 for predictor in predictors
             ],
+            "predict_requests_in_progress": predict_in_progress.count,
             "limits": {
                 "max_text_characters": limits.max_text_characters,
                 "max_batch_size": limits.max_batch_size,
@@ -400,6 +443,8 @@ def create_app(predictors: Sequence[SentimentPredictor], api_keys: Sequence[str]
         return PredictResponse(model=name, predictions=records)
 
     app.add_middleware(RequestGuard, api_keys=api_keys, max_bytes=limits.max_body_bytes, open_paths=OPEN_PATHS)
+    # Outside RequestGuard, so that a request still sending its body counts.
+    app.add_middleware(CountsRequestsInProgress, in_progress=predict_in_progress)
     app.add_middleware(ServerErrorsAsJSON)  # added last, so it wraps everything else, RequestGuard included
     return app
 

@@ -6,13 +6,18 @@ import logging
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -44,6 +49,45 @@ class RunningServer:
             options["json"] = body
         headers.update(options.pop("headers", {}))
         return httpx.post(f"{self.url}/predict", headers=headers, timeout=60, **options)
+
+    def load(self) -> dict:
+        """What GET /models reports of the server's load: each model's counters by name, and under "in_progress"
+        the /predict requests received and not yet answered."""
+        described = httpx.get(f"{self.url}/models", headers={"x-api-key": ENV_KEYS[0]}, timeout=60).json()
+        return {
+            **{model["name"]: model for model in described["models"]},
+            "in_progress": described["predict_requests_in_progress"],
+        }
+
+    def refuses_connections(self) -> bool:
+        """Whether the listening socket is closed, as it is once the server has begun to shut down."""
+        try:
+            address = urlsplit(self.url)
+            socket.create_connection((address.hostname, address.port), timeout=5).close()
+        except ConnectionRefusedError:
+            return True
+        return False
+
+
+def wait_for(observe: Callable[[], object], done: Callable[[object], bool], what: str, timeout_seconds: float = 120):
+    """Polls `observe()` until `done` holds for what it returns, and returns that. The deadline only guards against a
+    hang: passing it fails the test, saying what was awaited and what was last seen."""
+    deadline = time.monotonic() + timeout_seconds
+    while not done(observed := observe()):
+        assert time.monotonic() < deadline, f"waited {timeout_seconds} s for {what}; last seen: {observed}"
+        time.sleep(0.05)
+    return observed
+
+
+@contextmanager
+def serving(model_folder: Path, workdir: Path, *options: str) -> Iterator[RunningServer]:
+    """`serve.py` on a free loopback port with the LSTM as "lstm" and `options`, for a test of its own."""
+    port = free_loopback_port()
+    command = [sys.executable, str(SERVE_SCRIPT), "--model", f"lstm={model_folder}", "--port", str(port), *options]
+    url, log = f"http://127.0.0.1:{port}", workdir / "server.log"
+    env = {**os.environ, "SENTIMENT_API_KEYS": ENV_KEYS[0]}
+    with running_server(command, f"{url}/health", log, env) as process:
+        yield RunningServer(url, process, log)
 
 
 @pytest.fixture(scope="module")
@@ -116,22 +160,33 @@ def test_the_model_is_chosen_per_request(server, untrained_lstm_folder, imdb_spl
     assert [p["score"] for p in trained] != pytest.approx([p["score"] for p in answer["predictions"]], abs=1e-3)
 
 
-def test_concurrent_requests_share_forward_passes_and_get_their_own_answers(server, lstm_pipeline, imdb_splits):
+def test_concurrent_requests_share_forward_passes_and_get_their_own_answers(
+    trained_lstm_folder, lstm_pipeline, imdb_splits, tmp_path
+):
+    """A batch stays open until it is full (or for 10 minutes, a guard never reached), so the test, not the clock,
+    decides when it closes: 31 one-review requests wait in it, as the server reports, and a 32nd fills it."""
     texts = list(imdb_splits["test"]["text"][:32])
     expected = pipeline_scores(lstm_pipeline, texts)
-
-    def served(key: str) -> dict:
-        return {m["name"]: m for m in httpx.get(f"{server.url}/models", headers={"x-api-key": key}).json()["models"]}
-
-    before = served(FILE_KEY)["lstm"]
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda text: server.post({"text": text, "top_k": 2}).json(), texts))
-    after = served(FILE_KEY)["lstm"]
-    for answer, scores in zip(answers, expected):
-        assert {e["label"]: e["score"] for e in answer["prediction"]["scores"]} == pytest.approx(scores, abs=1e-5)
-    assert after["requests_served"] - before["requests_served"] == 32
-    passes = after["forward_passes"] - before["forward_passes"]
-    assert passes <= 16, f"32 concurrent requests took {passes} forward passes: they were not batched"
+    options = ["--max_batch_size", "32", "--batch_wait_seconds", "600"]
+    with serving(trained_lstm_folder, tmp_path, *options) as server, ThreadPoolExecutor(len(texts)) as pool:
+        waiting = [pool.submit(server.post, {"text": text, "top_k": 2}) for text in texts[:-1]]
+        lstm = wait_for(
+            lambda: server.load()["lstm"],
+            lambda lstm: lstm["requests_waiting"] == 31 or lstm["forward_passes"] > 0,
+            "31 requests waiting in one open batch",
+        )
+        assert lstm["forward_passes"] == 0, f"a forward pass ran before the batch was full: {lstm}"
+        assert not any(future.done() for future in waiting), "a request was answered before the batch was full"
+        last = pool.submit(server.post, {"text": texts[-1], "top_k": 2})
+        answers = [future.result() for future in [*waiting, last]]
+        lstm = server.load()["lstm"]
+    for answer, scores in zip(answers, expected, strict=True):
+        assert answer.status_code == 200, answer.text
+        answered = {entry["label"]: entry["score"] for entry in answer.json()["prediction"]["scores"]}
+        assert answered == pytest.approx(scores, abs=1e-5)
+    passes = lstm["forward_passes"]
+    assert passes == 1, f"32 concurrent requests took {passes} forward passes: they were not batched"
+    assert (lstm["requests_served"], lstm["requests_waiting"]) == (32, 0)
 
 
 def test_keys_are_required_except_for_health_and_docs(server):
@@ -257,7 +312,9 @@ def test_a_review_that_breaks_a_shared_forward_pass_fails_only_its_own_request(l
     requests = [reviews[:2], reviews[2:3], [reviews[3], "A fine \ud800 film."], reviews[4:]]
 
     async def label_concurrently() -> list:
-        batcher = MicroBatcher(predictor, max_batch_size=64, wait_seconds=0.5)  # long enough to gather all four
+        # The batch closes when it is full, at 7 reviews: all four requests, whenever each arrives (a minute of
+        # waiting is the guard).
+        batcher = MicroBatcher(predictor, max_batch_size=sum(map(len, requests)), wait_seconds=60)
         batcher.start()
         answers = await asyncio.gather(*map(batcher.probabilities, requests), return_exceptions=True)
         await batcher.stop()
@@ -277,7 +334,11 @@ def test_stopping_a_batcher_first_answers_the_requests_still_queued(lstm_predict
         batcher = MicroBatcher(lstm_predictor, max_batch_size=64, wait_seconds=0.5)
         batcher.start()
         pending = [asyncio.ensure_future(batcher.probabilities([review])) for review in reviews]
-        await asyncio.sleep(0.1)  # all queued, and their batch still open for more
+        async with asyncio.timeout(60):  # a guard: they queue as soon as the loop runs them
+            while batcher.requests_waiting < len(reviews):
+                await asyncio.sleep(0.01)
+        # Nothing else runs on this loop before stop() begins: none of them can be answered in between.
+        assert not any(future.done() for future in pending) and batcher.forward_passes == 0
         await batcher.stop()
         return pending
 
@@ -314,8 +375,10 @@ def test_only_the_failing_requests_of_a_shared_pass_get_errors(lstm_predictor, i
         {"texts": [reviews[0], TOKENIZER_REFUSES]},
         {"text": MODEL_BREAKS},
     ]
-    # A batch held open for 0.5 s gathers all the concurrent requests below into one forward pass.
-    app = create_app([predictor], ["key"], ServingLimits(batch_wait_seconds=0.5))
+    # The batch closes when it is full: at 11 reviews, those of all the concurrent requests below, whenever each
+    # arrives (a minute of waiting is the guard). So they share one forward pass.
+    full_batch = sum(len(body["texts"]) if "texts" in body else 1 for body in bodies)
+    app = create_app([predictor], ["key"], ServingLimits(max_batch_size=full_batch, batch_wait_seconds=60))
     with TestClient(app, raise_server_exceptions=False, headers={"x-api-key": "key"}) as client:
         with ThreadPoolExecutor(len(bodies)) as pool:
             responses = list(pool.map(lambda body: client.post("/predict", json=body), bodies))
@@ -413,7 +476,8 @@ def answer_is_right(case: LoadCase, response: httpx.Response) -> bool:
     return answer["model"] == "lstm" and [prediction["label"] for prediction in predictions] == case.labels
 
 
-LOAD_SECONDS, LOAD_CLIENTS, VALID_SHARE = 8, 32, 0.6
+# A fixed amount of work, not a fixed time: what runs, and so what is checked, is the same on a loaded machine.
+LOAD_CLIENTS, REQUESTS_PER_CLIENT, VALID_SHARE = 32, 25, 0.6
 
 
 def test_under_load_bad_requests_never_fail_good_ones(server, lstm_predictor, imdb_splits):
@@ -422,16 +486,25 @@ def test_under_load_bad_requests_never_fail_good_ones(server, lstm_predictor, im
     offline = lstm_predictor.predict_probabilities(reviews).argmax(-1).tolist()
     offline_labels = {review: lstm_predictor.labels[index] for review, index in zip(reviews, offline)}
     bad = invalid_cases(reviews[0])
+    assert len(bad) <= LOAD_CLIENTS
+
+    def schedule(seed: int) -> list[LoadCase]:
+        """One client's requests, random but for one: client `seed` sends bad case `seed` somewhere among them, so
+        that between them the clients send every kind of bad request."""
+        rng = random.Random(seed)
+        cases = [valid_case(rng, offline_labels) if rng.random() < VALID_SHARE else rng.choice(bad)
+                 for _ in range(REQUESTS_PER_CLIENT - (seed < len(bad)))]  # fmt: skip
+        if seed < len(bad):
+            cases.insert(rng.randrange(len(cases) + 1), bad[seed])
+        return cases
 
     async def run_clients() -> list[tuple[LoadCase, httpx.Response]]:
-        results, deadline = [], time.monotonic() + LOAD_SECONDS
+        results = []
         limits = httpx.Limits(max_connections=LOAD_CLIENTS)
         async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
 
             async def one_client(seed: int) -> None:
-                rng = random.Random(seed)
-                while time.monotonic() < deadline:
-                    case = valid_case(rng, offline_labels) if rng.random() < VALID_SHARE else rng.choice(bad)
+                for case in schedule(seed):
                     results.append((case, await client.request(**case.arguments)))
 
             await asyncio.gather(*map(one_client, range(LOAD_CLIENTS)))
@@ -440,7 +513,8 @@ def test_under_load_bad_requests_never_fail_good_ones(server, lstm_predictor, im
     results = asyncio.run(run_clients())
     counts = Counter(f"{response.status_code // 100}xx" for _, response in results)
     summary = f"{len(results)} requests, {dict(sorted(counts.items()))}"
-    print(f"\nLoad test, {LOAD_CLIENTS} clients for {LOAD_SECONDS} s: {summary}")
+    print(f"\nLoad test, {LOAD_CLIENTS} clients of {REQUESTS_PER_CLIENT} requests each: {summary}")
+    assert len(results) == LOAD_CLIENTS * REQUESTS_PER_CLIENT
     wrong = [(case.kind, response.status_code, response.text[:200]) for case, response in results
              if not answer_is_right(case, response)]  # fmt: skip
     assert not wrong, f"{len(wrong)} of {len(results)} answers were wrong, e.g. {wrong[:5]}"
@@ -452,37 +526,50 @@ def test_under_load_bad_requests_never_fail_good_ones(server, lstm_predictor, im
 def test_sigterm_answers_the_requests_in_flight_then_exits_cleanly(
     trained_lstm_folder, lstm_predictor, imdb_splits, tmp_path
 ):
-    port = free_loopback_port()
-    url, key = f"http://127.0.0.1:{port}", ENV_KEYS[0]
-    # Each batch waits 2 s for more reviews, so the four requests below are still in flight when the signal comes.
-    command = [sys.executable, str(SERVE_SCRIPT), "--model", f"lstm={trained_lstm_folder}", "--port", str(port),
-               "--batch_wait_seconds", "2"]  # fmt: skip
-    longest = sorted(imdb_splits["test"]["text"], key=len)[-48:]
-    requests = [longest[start : start + 12] for start in range(0, len(longest), 12)]  # 48 reviews, under a full batch
+    """When SIGTERM comes, four requests wait in an open batch and a fifth is still sending its body. The batch stays
+    open until it is full (or for 10 minutes, a guard never reached), and only the fifth request's reviews fill it,
+    whose body the test finishes once the server refuses new connections: every answer comes after the shutdown
+    began, by construction rather than by timing."""
+    reviews = list(imdb_splits["test"]["text"][:64])  # a full batch: 4 requests of 12, then 16 in the fifth
+    requests = [reviews[start : start + 12] for start in range(0, 48, 12)] + [reviews[48:]]
+    held_body = json.dumps({"texts": requests[-1]}).encode()
+    finish_body = threading.Event()
 
-    def post(texts: list[str]) -> tuple[httpx.Response, float]:
-        response = httpx.post(f"{url}/predict", json={"texts": texts}, headers={"x-api-key": key}, timeout=60)
-        return response, time.monotonic()
+    def slowly_sent_body() -> Iterator[bytes]:
+        yield held_body[: len(held_body) // 2]
+        finish_body.wait(timeout=300)  # set by the test, or as it fails
+        yield held_body[len(held_body) // 2 :]
 
-    env = {**os.environ, "SENTIMENT_API_KEYS": key}
-    log = tmp_path / "server.log"
-    with running_server(command, f"{url}/health", log, env) as process, ThreadPoolExecutor(len(requests)) as pool:
-        in_flight = [pool.submit(post, texts) for texts in requests]
-        time.sleep(0.5)
-        process.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
-        time.sleep(0.5)  # uvicorn looks for the signal every 0.1 s, then closes its socket to new connections
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{url}/health", timeout=5)
-        answers = [future.result() for future in in_flight]
-        assert process.wait(timeout=30) == 0, log.read_text()[-4000:]
+    with serving(trained_lstm_folder, tmp_path, "--batch_wait_seconds", "600") as server:
+        with ThreadPoolExecutor(len(requests)) as pool:
+            try:
+                in_flight = [pool.submit(server.post, {"texts": texts}) for texts in requests[:-1]]
+                in_flight.append(
+                    pool.submit(server.post, content=slowly_sent_body(), headers={"content-type": "application/json"})
+                )
+                load = wait_for(
+                    server.load,
+                    lambda load: (
+                        (load["lstm"]["requests_waiting"], load["in_progress"]) == (4, 5)
+                        or load["lstm"]["forward_passes"] > 0
+                    ),
+                    "four requests waiting in the open batch and a fifth sending its body",
+                )
+                assert load["lstm"]["forward_passes"] == 0, f"a forward pass ran before the batch was full: {load}"
+                server.process.send_signal(signal.SIGTERM)
+                wait_for(server.refuses_connections, bool, "the server to stop accepting connections after SIGTERM")
+                unanswered = not any(future.done() for future in in_flight)
+                assert unanswered, "a request was answered before the shutdown began: the test proves nothing"
+            finally:
+                finish_body.set()
+            answers = [future.result() for future in in_flight]
+        assert server.process.wait(timeout=60) == 0, server.log.read_text()[-4000:]
 
-    for (response, answered_at), texts in zip(answers, requests):
+    for response, texts in zip(answers, requests, strict=True):
         assert response.status_code == 200, response.text
-        assert answered_at > signalled + 0.5, "the request was answered before the signal: the test proves nothing"
         expected = lstm_predictor.predict_probabilities(texts).argmax(-1).tolist()
         assert [p["label"] for p in response.json()["predictions"]] == [lstm_predictor.labels[i] for i in expected]
-    assert "Traceback" not in log.read_text()
+    assert "Traceback" not in server.log.read_text()
 
 
 def test_the_onnx_backend_answers_as_torch(lstm_onnx_folder, lstm_predictor, imdb_splits, tmp_path):
