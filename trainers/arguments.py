@@ -145,6 +145,14 @@ class SentimentTrainingArguments(TrainingArguments):
             "relative to `learning_rate`, which the head keeps; 1 gives every parameter the same rate."
         },
     )
+    calibrate_temperature: bool = field(
+        default=True,
+        metadata={
+            "help": "After training (classifiers only), fit one temperature on the validation split by minimising "
+            "its negative log-likelihood and fold it into the layer that outputs the logits, so that every way of "
+            "loading the model gives calibrated probabilities; labels do not change (see trainers/calibration.py)."
+        },
+    )
 
 
 @dataclass
