@@ -14,7 +14,7 @@ from .approaches import approach_of, base_model_hub_id, describe_cut, is_pretrai
 from .comparison import comparison_markdown, read_comparison
 from .data import DATA_FILE_FIELDS, DEFAULT_DATASET
 from .onnx_runtime import ONNX_FILES, onnx_file
-from .run_folder import CARD_FILE, read_run
+from .run_folder import CALIBRATION_DIAGRAM_FILE, CALIBRATION_METRICS_KEY, CARD_FILE, read_run
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
 PRETRAINING_TEMPLATE = files("model_cards") / "pretraining_card_template.md"
@@ -145,6 +145,8 @@ def build_model_card(
         cut=describe_cut(recipe),
         comparison=comparison_section,
         onnx_files=onnx_files(folder),
+        calibration_layer=(config.get(CALIBRATION_METRICS_KEY) or {}).get("folded_into"),
+        calibration_diagram=CALIBRATION_DIAGRAM_FILE if (Path(folder) / CALIBRATION_DIAGRAM_FILE).is_file() else None,
     )
 
 
