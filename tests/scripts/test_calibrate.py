@@ -40,7 +40,8 @@ TRAINED_FOLDERS = {
     "trained_lstm_folder": "classifier",
     "verbalizer_mlp_folder": "head.layers.8",  # the MLP (32, 16)'s output layer
     "verbalizer_mlm_folder": "head.label_words",
-    "finetuned_minilm_folder": "classifier",
+    "finetuned_minilm_folder": "classifier",  # BERT's
+    "finetuned_modernbert_folder": "classifier",  # ModernBERT's, after its prediction head
 }
 
 
