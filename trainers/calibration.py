@@ -258,15 +258,20 @@ def calibrate_trainer(trainer: Trainer, validation: Dataset) -> dict:
     if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
         logger.warning("Not calibrated: the weights are sharded; run scripts/calibrate.py on the saved folder.")
         return {}
+    if model.config.problem_type not in (None, "single_label_classification"):
+        logger.warning(
+            f"Not calibrated: temperature scaling is for softmax classifiers, not {model.config.problem_type}."
+        )
+        return {}
     output = predict_in_order(trainer, validation)
     logits, labels = logits_of(output).astype(np.float64), output.label_ids
-    temperature = fit_temperature(logits, labels)
-    figures = calibration_figures(logits, labels, temperature)
     try:
+        temperature = fit_temperature(logits, labels)
         layer = logit_layer(model, logits.shape[1])
     except CalibrationError as error:
         logger.warning(f"Not calibrated: {error}")
         return {}
+    figures = calibration_figures(logits, labels, temperature)
     scale_layer(model, layer, 1 / temperature)
     checked = validation.select(range(min(CHECKED_ROWS, len(validation))))
     folded = logits_of(predict_in_order(trainer, checked))

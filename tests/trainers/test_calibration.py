@@ -14,12 +14,16 @@ from transformers import (
     DistilBertConfig,
     ModernBertConfig,
     RobertaConfig,
+    set_seed,
 )
 
+import trainers.calibration as calibration_module
 from models import LSTMForSequenceClassification, LSTMSentimentConfig
+from trainers.arguments import SentimentTrainingArguments
 from trainers.calibration import (
     TEMPERATURE_BOUNDS,
     CalibrationError,
+    calibrate_trainer,
     calibration_figures,
     calibration_record,
     fit_temperature,
@@ -33,6 +37,9 @@ from trainers.calibration import (
 )
 from trainers.data import DatasetSource
 from trainers.evaluation import calibration, evaluation_report, write_report
+from trainers.run_folder import CALIBRATION_DIAGRAM_FILE
+from trainers.tokenizer import train_word_tokenizer
+from trainers.training import build_trainer, logits_of, predict_in_order, tokenize_splits
 
 from ..conftest import build_test_verbalizer
 
@@ -209,3 +216,51 @@ def test_the_runs_data_settings_are_taken_from_its_recipe_unless_given():
     # A folder without a recipe: the defaults of training.
     bare = run_data_settings({}, {"dataset_name": "imdb"})
     assert (bare["seed"], bare["max_train_samples"], bare["validation_fraction"]) == (42, None, 0.1)
+
+
+def trained_lstm_trainer(imdb_splits, output_dir):
+    """A small attention-pooling LSTM trained one epoch on 540 real reviews, and its tokenized splits."""
+    set_seed(0)
+    args = SentimentTrainingArguments(
+        output_dir=str(output_dir), num_train_epochs=1, learning_rate=5e-3, per_device_train_batch_size=16,
+        eval_strategy="no", save_strategy="no", report_to="none", seed=0, disable_tqdm=True,
+    )  # fmt: skip
+    tokenizer = train_word_tokenizer(
+        imdb_splits["train"]["text"], vocab_size=4000, min_frequency=2, model_max_length=128
+    )
+    tokenized = tokenize_splits(imdb_splits, tokenizer, args)
+    config = LSTMSentimentConfig(vocab_size=len(tokenizer), embedding_dim=32, hidden_size=32, pooling="attention")
+    trainer = build_trainer(LSTMForSequenceClassification(config), args, tokenized, tokenizer)
+    trainer.train()
+    return trainer, tokenized
+
+
+def test_calibrate_trainer_folds_records_and_draws(imdb_splits, tmp_path):
+    trainer, tokenized = trained_lstm_trainer(imdb_splits, tmp_path)
+    validation = tokenized["validation"]
+    before = logits_of(predict_in_order(trainer, validation))
+    entries = calibrate_trainer(trainer, validation)
+    temperature = entries["calibration_temperature"]
+    assert temperature == pytest.approx(fit_temperature(before, validation["label"]), rel=1e-9)
+    after = logits_of(predict_in_order(trainer, validation))
+    np.testing.assert_allclose(after, before / temperature, rtol=1e-4, atol=1e-6)
+    assert (after.argmax(1) == before.argmax(1)).all()
+    assert entries["eval_nll_after_calibration"] <= entries["eval_nll_before_calibration"]
+    config = trainer.model.config
+    assert config.calibration_temperature == temperature
+    assert config.calibration_metrics["folded_into"] == "classifier" and config.calibration_metrics["samples"] == 60
+    assert (tmp_path / "unfinished" / CALIBRATION_DIAGRAM_FILE).is_file()
+
+
+def test_calibrate_trainer_leaves_a_model_whose_logits_do_not_scale_as_it_was(
+    imdb_splits, tmp_path, monkeypatch, caplog
+):
+    trainer, tokenized = trained_lstm_trainer(imdb_splits, tmp_path)
+    weights = {name: tensor.clone() for name, tensor in trainer.model.state_dict().items()}
+    # Dividing the attention scorer's weights changes which tokens the pooling reads, not the logits' scale.
+    monkeypatch.setattr(calibration_module, "logit_layer", lambda model, num_labels: "lstm.pooling.attention")
+    assert calibrate_trainer(trainer, tokenized["validation"]) == {}
+    assert "did not divide the logits" in caplog.text
+    assert getattr(trainer.model.config, "calibration_temperature", None) is None
+    for name, tensor in trainer.model.state_dict().items():
+        torch.testing.assert_close(tensor, weights[name])
