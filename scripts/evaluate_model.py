@@ -8,10 +8,12 @@
 
 Writes into --output_dir: `evaluation.json` (every number), `evaluation.md` (the report) and PNG plots: confusion
 matrix, reliability diagram, confidence histogram and, for a folder with a `trainer_state.json`, training curves.
-Measured: accuracy, per-class precision/recall/F1, ROC-AUC, expected calibration error, accuracy by review length,
-the most confident errors with their text, the tricky-reviews suite (negation, sarcasm, contrast...) and the
-minimal pairs (--pairs; reviews beside minimally edited versions): both sides right, accuracy on originals and on
-edits, and how often the label flips where the edit changes the true label and where it does not, per phenomenon.
+Measured: accuracy, per-class precision/recall/F1, ROC-AUC, expected calibration error (ECE) and negative
+log-likelihood (NLL), accuracy by review length, the most confident errors with their text, the tricky-reviews suite
+(negation, sarcasm, contrast...) and the minimal pairs (--pairs; reviews beside minimally edited versions): both
+sides right, accuracy on originals and on edits, and how often the label flips where the edit changes the true label
+and where it does not, per phenomenon. For a model calibrated by temperature scaling (scripts/calibrate.py, or
+training's calibrate_temperature), ECE, NLL and the reliability diagram are given before the scaling too.
 
 The model's labels are matched to the dataset's by name ("pos" to "POSITIVE" or "positive", "LABEL_1"), so a model
 can be scored on another dataset than its own (the data arguments are those of training: --dataset_name,
@@ -33,6 +35,7 @@ import numpy as np
 from transformers.utils import logging
 
 from trainers.arguments import add_dataset_arguments, dataset_source
+from trainers.calibration import folder_temperature, rescale_probabilities
 from trainers.data import DEFAULT_VALIDATION_FRACTION, class_names, load_sentiment_splits
 from trainers.evaluation import (
     MINIMAL_PAIRS_FILE,
@@ -157,9 +160,14 @@ def main(args: list[str] | None = None) -> dict:
             source.update(device=arguments.device, backend=arguments.backend, batch_size=arguments.batch_size)
             source["reviews_per_second"] = round(speed, 1)
         probabilities = to_dataset_classes(model_probabilities, mapping, len(dataset_classes))
+        scaling = {"temperature": folder_temperature(arguments.model)}
+        if scaling["temperature"] is not None:  # what the model gave before its temperature scaling
+            unscaled = rescale_probabilities(model_probabilities, scaling["temperature"])
+            scaling["unscaled_probabilities"] = to_dataset_classes(unscaled, mapping, len(dataset_classes))
         report = evaluation_report(
-            labels, probabilities, texts, dataset_classes, arguments.calibration_bins, arguments.confident_errors
-        )
+            labels, probabilities, texts, dataset_classes, arguments.calibration_bins, arguments.confident_errors,
+            **scaling,
+        )  # fmt: skip
         # None each when the model's labels do not map onto NEGATIVE and POSITIVE (the log says why).
         report.update(score_hard_cases(predictor.predict_probabilities, predictor.labels, tricky, pairs, label_map))
     except (ValueError, OSError) as error:  # OSError: a tricky-reviews, pairs or predictions file that cannot be read
@@ -176,7 +184,8 @@ def main(args: list[str] | None = None) -> dict:
     print(
         f"{arguments.split}: {report['samples']:,} reviews, accuracy {decimal(report['accuracy'])}, "
         f"F1 {decimal(report['f1'])}, macro F1 {decimal(report['macro_f1'])}, ROC-AUC {decimal(report['roc_auc'])}, "
-        f"ECE {decimal(report['calibration']['expected_calibration_error'])}"
+        f"ECE {decimal(report['calibration']['expected_calibration_error'])}, "
+        f"NLL {decimal(report['negative_log_likelihood'])}"
         + (f", tricky reviews {percent(report['tricky_reviews']['accuracy'])}" if report["tricky_reviews"] else "")
         + (
             f", minimal pairs both right {percent(report['minimal_pairs']['consistency'])}"

@@ -84,7 +84,12 @@ def imdb_splits(imdb_dataset):
 @pytest.fixture(scope="session")
 def trained_lstm_folder(imdb_dataset, tmp_path_factory) -> Path:
     """A small LSTM trained by `scripts/train.py` on 2,000 real reviews, run as a user would run it."""
-    output_dir = tmp_path_factory.mktemp("lstm-run") / "model"
+    return train_test_lstm(imdb_dataset, tmp_path_factory.mktemp("lstm-run") / "model")
+
+
+def train_test_lstm(imdb_dataset: str, output_dir: Path, *extra: str) -> Path:
+    """The LSTM recipe at test size (2,000 real reviews, 300 test reviews, 256 tokens, 3 epochs), trained by
+    `scripts/train.py` with `extra` options. Returns the model folder."""
     command = [
         sys.executable, str(TRAIN_SCRIPT), str(LSTM_RECIPE),
         "--dataset_name", imdb_dataset,
@@ -100,6 +105,7 @@ def trained_lstm_folder(imdb_dataset, tmp_path_factory) -> Path:
         "--num_train_epochs", "3",
         "--output_dir", str(output_dir),
         "--disable_tqdm", "true",
+        *extra,
     ]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600)
     assert completed.returncode == 0, completed.stderr[-4000:]

@@ -191,6 +191,14 @@ class SentimentTrainingArguments(TrainingArguments):
             "weights are evaluated, chosen as the best checkpoint and saved. Unset: the weights as trained."
         },
     )
+    calibrate_temperature: bool = field(
+        default=True,
+        metadata={
+            "help": "After training (classifiers only), fit one temperature on the validation split by minimising "
+            "its negative log-likelihood and fold it into the layer that outputs the logits, so that every way of "
+            "loading the model gives calibrated probabilities; labels do not change (see trainers/calibration.py)."
+        },
+    )
 
 
 @dataclass

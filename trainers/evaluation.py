@@ -2,7 +2,8 @@
 
 Everything is computed from three things: the true labels, the class probabilities the model gave, and the review
 texts. `evaluation_report` gathers the metrics (accuracy, per-class precision/recall/F1, ROC-AUC, the confusion
-matrix), calibration (expected calibration error over confidence bins), accuracy by review length and the most
+matrix), calibration (expected calibration error over confidence bins, negative log-likelihood, and both before a
+model's temperature scaling when it has one: see `trainers/calibration.py`), accuracy by review length and the most
 confident errors; `write_report` writes them as JSON, a Markdown report and PNG plots.
 
 Two hand-written suites probe what accuracy on a test split hides: the tricky reviews (one review, one expected label)
@@ -52,6 +53,9 @@ PLOT_FILES = {
 }
 # Characters of a review's text quoted in the Markdown report (the JSON keeps it whole).
 QUOTED_CHARACTERS = 400
+# The negative log-likelihood counts a probability below this as this: a training run's predictions file keeps six
+# decimals, so the same reviews give the same figure from the file and from the model.
+PROBABILITY_FLOOR = 1e-7
 
 
 def match_labels(
@@ -163,6 +167,12 @@ def calibration(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -
             error += count * abs(entry["accuracy"] - entry["mean_confidence"])
         table.append(entry)
     return {"expected_calibration_error": error / len(confidence), "bins": table}
+
+
+def negative_log_likelihood(labels: np.ndarray, probabilities: np.ndarray, floor: float = PROBABILITY_FLOOR) -> float:
+    """The mean of -log(probability of the true class), each probability taken as `floor` at least."""
+    true_class = np.asarray(probabilities, dtype=np.float64)[np.arange(len(labels)), np.asarray(labels)]
+    return float(-np.log(np.maximum(true_class, floor)).mean())
 
 
 def word_count(text: str) -> int:
@@ -445,15 +455,30 @@ def evaluation_report(
     label_names: Sequence[str],
     calibration_bins: int = 10,
     error_count: int = 10,
+    temperature: float | None = None,
+    unscaled_probabilities: np.ndarray | None = None,
 ) -> dict:
     """All measurements of one model on one labelled split (probabilities over the dataset's classes, `label_names`
-    in label order)."""
+    in label order).
+
+    For a model calibrated by temperature scaling, `temperature` and `unscaled_probabilities` (what it gave before
+    the scaling) add `before_temperature_scaling`: its NLL and calibration bins then, beside those it has now.
+    """
     labels = np.asarray(labels)
     if len(labels) != len(probabilities) or len(labels) != len(texts):
         raise ValueError(f"{len(labels)} labels, {len(probabilities)} predictions and {len(texts)} texts differ.")
+    before = {}
+    if temperature is not None:
+        before["before_temperature_scaling"] = {
+            "temperature": temperature,
+            "negative_log_likelihood": negative_log_likelihood(labels, unscaled_probabilities),
+            "calibration": calibration(labels, unscaled_probabilities, calibration_bins),
+        }
     return {
         **classification_metrics(labels, probabilities, label_names),
         "calibration": calibration(labels, probabilities, calibration_bins),
+        "negative_log_likelihood": negative_log_likelihood(labels, probabilities),
+        **before,
         "accuracy_by_length": accuracy_by_length(labels, probabilities, texts),
         "confident_errors": confident_errors(labels, probabilities, texts, label_names, error_count),
         # Kept for the confidence histogram; small (two numbers per review).
@@ -479,26 +504,34 @@ def plot_confusion_matrix(matrix: list[list[int]], label_names: Sequence[str], p
     save_figure(figure, path)
 
 
-def plot_reliability_diagram(calibration_result: dict, path: Path, title: str) -> None:
+def plot_reliability_diagram(calibration_result: dict, path: Path, title: str, before: dict | None = None) -> None:
+    """Accuracy by confidence bin (`calibration`'s bins); with `before`, the bins before temperature scaling too,
+    as outlines."""
     figure = Figure(figsize=(4.5, 4.5))
     axes = figure.subplots()
-    filled = [entry for entry in calibration_result["bins"] if entry["count"]]
-    width = filled[0]["upper"] - filled[0]["lower"] if filled else 0.1
-    axes.bar(
-        [entry["lower"] for entry in filled],
-        [entry["accuracy"] for entry in filled],
-        width=width,
-        align="edge",
-        edgecolor="black",
-        label="accuracy in bin",
-    )
+    series = [(calibration_result, "accuracy in bin" if before is None else "after scaling", {"edgecolor": "black"})]
+    if before is not None:
+        series.append((before, "before scaling", {"fill": False, "edgecolor": "tab:red", "linewidth": 1.5}))
+    for result, label, style in series:
+        filled = [entry for entry in result["bins"] if entry["count"]]
+        width = filled[0]["upper"] - filled[0]["lower"] if filled else 0.1
+        axes.bar(
+            [entry["lower"] for entry in filled],
+            [entry["accuracy"] for entry in filled],
+            width=width,
+            align="edge",
+            label=label,
+            **style,
+        )
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1)
     axes.set_xlabel("confidence")
     axes.set_ylabel("accuracy")
-    ece = calibration_result["expected_calibration_error"]
-    axes.set_title(f"{title}\nECE {ece:.4f}")
+    ece = f"ECE {calibration_result['expected_calibration_error']:.4f}"
+    if before is not None:
+        ece = f"ECE {before['expected_calibration_error']:.4f} before, {ece[4:]} after scaling"
+    axes.set_title(f"{title}\n{ece}")
     axes.legend(loc="upper left")
     save_figure(figure, path)
 
@@ -555,7 +588,8 @@ def write_report(report: dict, output_dir: str | Path, title: str, log_history: 
     output_dir.mkdir(parents=True, exist_ok=True)
     plots = {name: output_dir / file for name, file in PLOT_FILES.items()}
     plot_confusion_matrix(report["confusion_matrix"], list(report["per_class"]), plots["confusion_matrix"], title)
-    plot_reliability_diagram(report["calibration"], plots["reliability_diagram"], title)
+    before = report.get("before_temperature_scaling", {}).get("calibration")
+    plot_reliability_diagram(report["calibration"], plots["reliability_diagram"], title, before=before)
     plot_confidence_histogram(report["confidences"], report["correct"], plots["confidence_histogram"], title)
     if not (log_history and plot_training_curves(log_history, plots["training_curves"], title)):
         del plots["training_curves"]
@@ -647,14 +681,33 @@ def markdown_report(report: dict, title: str, plots: Mapping[str, Path]) -> str:
     label_names = list(report["per_class"])
     f1_header = "F1 (positive)" if len(label_names) == 2 else "F1 (macro)"
     lines += [
-        f"| reviews | accuracy | {f1_header} | macro F1 | ROC-AUC | ECE |",
-        "|---:|---:|---:|---:|---:|---:|",
+        f"| reviews | accuracy | {f1_header} | macro F1 | ROC-AUC | ECE | NLL |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
         (
             f"| {report['samples']:,} | {percent(report['accuracy'])} | {percent(report['f1'])} | "
             f"{percent(report['macro_f1'])} | {decimal(report['roc_auc'])} | "
-            f"{decimal(report['calibration']['expected_calibration_error'])} |"
+            f"{decimal(report['calibration']['expected_calibration_error'])} | "
+            f"{decimal(report['negative_log_likelihood'])} |"
         ),
         "",
+    ]
+    before = report.get("before_temperature_scaling")
+    if before:
+        lines += [
+            "## Temperature scaling",
+            "",
+            f"The model divides its logits by T = {before['temperature']:.4f} (fitted on its validation split); "
+            "labels are unchanged. ECE and negative log-likelihood (NLL) of these reviews:",
+            "",
+            "| probabilities | ECE | NLL |",
+            "|---|---:|---:|",
+            f"| before scaling | {decimal(before['calibration']['expected_calibration_error'])} | "
+            f"{decimal(before['negative_log_likelihood'])} |",
+            f"| as the model gives them | {decimal(report['calibration']['expected_calibration_error'])} | "
+            f"{decimal(report['negative_log_likelihood'])} |",
+            "",
+        ]
+    lines += [
         "## Per class",
         "",
         "| class | precision | recall | F1 | reviews |",

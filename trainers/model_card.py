@@ -15,7 +15,7 @@ from .comparison import comparison_markdown, read_comparison
 from .data import DATA_FILE_FIELDS, DEFAULT_DATASET
 from .evaluation import hard_cases_markdown
 from .onnx_runtime import ONNX_FILES, onnx_file
-from .run_folder import CARD_FILE, read_run
+from .run_folder import CALIBRATION_DIAGRAM_FILE, CALIBRATION_METRICS_KEY, CARD_FILE, read_run
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
 PRETRAINING_TEMPLATE = files("model_cards") / "pretraining_card_template.md"
@@ -147,6 +147,8 @@ def build_model_card(
         comparison=comparison_section,
         hard_cases=hard_cases_markdown(results),
         onnx_files=onnx_files(folder),
+        calibration_layer=(config.get(CALIBRATION_METRICS_KEY) or {}).get("folded_into"),
+        calibration_diagram=CALIBRATION_DIAGRAM_FILE if (Path(folder) / CALIBRATION_DIAGRAM_FILE).is_file() else None,
     )
 
 

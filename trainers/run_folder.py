@@ -19,6 +19,11 @@ CARD_FILE = "README.md"
 # Class probabilities of every test review, in the test split's order, with its label: what `scripts/compare.py`
 # and `scripts/evaluate_model.py` compute ROC-AUC and calibration from without running the model again.
 TEST_PREDICTIONS_FILE = "test_predictions.csv"
+# What `config.json` records of temperature scaling (`trainers/calibration.py`): the temperature folded into the
+# weights (which marks the model as calibrated) and the validation figures; and the reliability diagram drawn then.
+CALIBRATION_TEMPERATURE_KEY = "calibration_temperature"
+CALIBRATION_METRICS_KEY = "calibration_metrics"
+CALIBRATION_DIAGRAM_FILE = "calibration_reliability_diagram.png"
 # Where a run composes its final files until it completes; see `complete_run_folder`.
 UNFINISHED_DIR = "unfinished"
 

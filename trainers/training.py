@@ -26,6 +26,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, PredictionOutput, 
 from models import TruncatingTokenizer
 
 from .batching import length_order, restore_order
+from .calibration import calibrate_trainer
 from .run_folder import (
     TEST_PREDICTIONS_FILE,
     unfinished_folder,
@@ -282,6 +283,8 @@ def train_and_evaluate(
         "software_versions": software_versions(),
         **({"resumed_at_epoch": resumed_at_epoch} if checkpoint else {}),
     }
+    if getattr(trainer.args, "calibrate_temperature", False):  # before validation and test are scored
+        train_metrics.update(calibrate_trainer(trainer, tokenized["validation"]))
     eval_metrics = trainer.evaluate(tokenized["validation"], metric_key_prefix="eval")
     eval_metrics["eval_samples"] = len(tokenized["validation"])
     # The dataset split validation came from: the training split's name when it was carved from it.

@@ -3,6 +3,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from accelerate.commands.config.config_args import load_config_from_file
 from transformers import pipeline
@@ -10,7 +11,7 @@ from transformers import pipeline
 from trainers.data import load_sentiment_splits
 from trainers.run_folder import read_predictions
 
-from ..conftest import IMDB_CLASSES, LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT
+from ..conftest import IMDB_CLASSES, LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT, pipeline_scores
 
 LAUNCH_CONFIGS = PROJECT_ROOT / "configs" / "accelerate"
 PREDICT_SCRIPT = PROJECT_ROOT / "scripts" / "predict.py"
@@ -51,6 +52,9 @@ def test_two_processes_share_the_training_and_the_result_loads(imdb_dataset, tmp
     assert state["global_step"] == math.ceil(576 / (32 * 2)) == 9
     # Metrics were gathered from both processes over the whole validation and test splits.
     assert (results["eval_samples"], results["test_samples"]) == (64, 200)
+    # Temperature scaling too: fitted on the validation logits gathered from both processes.
+    assert results["calibration_temperature"] > 0
+    assert results["eval_nll_after_calibration"] <= results["eval_nll_before_calibration"]
     assert completed.stderr.count("Model folder:") == 1, "only the main process reports and writes"
     # The test predictions gathered from both processes are the test reviews', in the split's order.
     labels, probabilities, _ = read_predictions(output_dir / "test_predictions.csv")
@@ -61,6 +65,11 @@ def test_two_processes_share_the_training_and_the_result_loads(imdb_dataset, tmp
     classifier = pipeline("sentiment-analysis", model=str(output_dir), trust_remote_code=True)
     predictions = classifier(list(imdb_splits["test"]["text"][:8]), truncation=True)
     assert {prediction["label"] for prediction in predictions} <= set(IMDB_CLASSES)
+    # Each process scored its share of the test reviews with the same temperature as the saved model.
+    saved_model = [
+        [scores[label] for label in IMDB_CLASSES] for scores in pipeline_scores(classifier, list(test_split["text"]))
+    ]
+    np.testing.assert_allclose(np.array(saved_model), probabilities, atol=1e-5, rtol=0)
 
 
 def test_two_processes_label_a_file_exactly_as_one_process_does(trained_lstm_folder, imdb_splits, tmp_path):

@@ -35,8 +35,11 @@ def test_training_on_real_reviews_lowers_validation_loss(imdb_splits, tmp_path):
     results = train_and_evaluate(trainer, tokenized, recipe={"approach": "lstm"})
     assert results["eval_loss"] < before - 0.03
     history = [entry["eval_loss"] for entry in trainer.state.log_history if "eval_loss" in entry]
-    # The kept checkpoint is the one validation preferred, not the last one.
-    assert results["eval_loss"] == pytest.approx(min(history[1:-1]))
+    # The kept checkpoint is the one validation preferred, not the last one; its loss before temperature scaling
+    # is the one training saw, and the scaling lowers it.
+    assert results["eval_nll_before_calibration"] == pytest.approx(min(history[1:-1]))
+    assert results["eval_loss"] == pytest.approx(results["eval_nll_after_calibration"])
+    assert results["eval_loss"] <= results["eval_nll_before_calibration"]
 
 
 def test_same_seed_repeats_the_run_exactly(imdb_splits, tmp_path):

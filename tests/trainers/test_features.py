@@ -87,4 +87,8 @@ def test_head_trains_on_cached_features_through_trainer_and_lowers_validation_lo
     assert results["eval_loss"] < before - 0.01, (before, results["eval_loss"])
     assert weights_digest(trainer.model.encoder) == encoder_before, "the frozen encoder must not change"
     history = [entry["eval_loss"] for entry in trainer.state.log_history if "eval_loss" in entry]
-    assert results["eval_loss"] == pytest.approx(min(history[1:-1])), "the best checkpoint is kept, not the last"
+    kept = results["eval_nll_before_calibration"]  # its loss before temperature scaling, which lowers it
+    assert kept == pytest.approx(min(history[1:-1])), "the best checkpoint is kept, not the last"
+    assert (
+        results["eval_loss"] == pytest.approx(results["eval_nll_after_calibration"]) and results["eval_loss"] <= kept
+    )
