@@ -26,37 +26,20 @@ the `evaluate` package in every script here.)
 """
 
 import argparse
-import json
+import dataclasses
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 from transformers.utils import logging
 
 from trainers.arguments import add_dataset_arguments, dataset_source
-from trainers.calibration import folder_temperature, rescale_probabilities
-from trainers.data import DEFAULT_VALIDATION_FRACTION, class_names, load_sentiment_splits
-from trainers.evaluation import (
-    MINIMAL_PAIRS_FILE,
-    TRICKY_REVIEWS_FILE,
-    decimal,
-    evaluation_report,
-    load_minimal_pairs,
-    load_tricky_reviews,
-    match_labels,
-    percent,
-    score_hard_cases,
-    to_dataset_classes,
-    write_report,
-)
-from trainers.inference import BACKEND_HELP, BACKENDS, load_predictor
-from trainers.run_folder import read_predictions
+from trainers.data import DEFAULT_VALIDATION_FRACTION
+from trainers.evaluation import MINIMAL_PAIRS_FILE, TRICKY_REVIEWS_FILE, write_report
+from trainers.inference import BACKEND_HELP, BACKENDS
+from trainers.model_evaluation import SPLITS, EvaluationOptions, evaluate_model, summary_line, training_log_history
 from trainers.script_logging import setup_logging
 
 logger = logging.get_logger(__name__)
-
-SPLITS = ("test", "validation", "train")
 
 
 def parse_arguments(args: list[str] | None) -> argparse.Namespace:
@@ -97,102 +80,25 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(args)
 
 
-def parse_label_map(pairs: list[str]) -> dict[str, str]:
-    mapping = {}
-    for pair in pairs:
-        model_label, separator, dataset_label = pair.partition("=")
-        if not separator or not model_label or not dataset_label:
-            raise ValueError(f"--label_map takes MODEL_LABEL=DATASET_LABEL pairs, got '{pair}'.")
-        mapping[model_label] = dataset_label
-    return mapping
-
-
-def evaluated_split(arguments: argparse.Namespace):
-    """The split to evaluate on, as training made it (the same fraction and seed), cut to --max_samples, and the
-    dataset's classes."""
-    if arguments.max_samples is not None and arguments.max_samples < 1:
-        raise ValueError(f"--max_samples must be at least 1, got {arguments.max_samples}.")
-    splits = load_sentiment_splits(
-        dataset_source(arguments),
-        validation_fraction=arguments.validation_fraction,
-        seed=arguments.seed,
-        max_test_samples=arguments.max_samples if arguments.split == "test" else None,
-    )
-    split = splits[arguments.split]
-    if arguments.split != "test" and arguments.max_samples is not None:
-        split = split.shuffle(seed=arguments.seed).select(range(min(arguments.max_samples, len(split))))
-    return split, class_names(splits)
-
-
-def saved_probabilities(path: str, labels: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """The probabilities of a predictions file, refused unless its rows are this split's reviews' labels in order."""
-    saved_labels, probabilities, model_labels = read_predictions(path)
-    if len(saved_labels) != len(labels) or not np.array_equal(saved_labels, labels):
-        raise ValueError(
-            f"{path} holds predictions for {len(saved_labels)} reviews whose labels are not this split's "
-            f"({len(labels)} reviews): it was written for another split, subset or seed."
-        )
-    return probabilities, model_labels
-
-
 def main(args: list[str] | None = None) -> dict:
     arguments = parse_arguments(args)
     setup_logging()
+    options = EvaluationOptions(
+        **{field.name: getattr(arguments, field.name) for field in dataclasses.fields(EvaluationOptions)}
+    )
     try:
-        label_map = parse_label_map(arguments.label_map)
-        tricky, pairs = load_tricky_reviews(arguments.tricky_reviews), load_minimal_pairs(arguments.pairs)
-        predictor = load_predictor("model", arguments.model, arguments.device, arguments.backend)
-        split, dataset_classes = evaluated_split(arguments)
-        texts, labels = list(split["text"]), np.array(split["label"])
-        mapping = match_labels(predictor.labels, dataset_classes, label_map)
-        source = {"model": arguments.model, "dataset": dataset_source(arguments).describe(), "split": arguments.split}
-        if arguments.predictions:
-            model_probabilities, saved_labels = saved_probabilities(arguments.predictions, labels)
-            if saved_labels != predictor.labels:
-                raise ValueError(f"{arguments.predictions} has labels {saved_labels}, the model {predictor.labels}.")
-            source["predictions"] = arguments.predictions
-        else:
-            started = time.perf_counter()
-            model_probabilities = predictor.predict_probabilities(
-                texts, arguments.batch_size, show_progress=True, chunk_overlap=arguments.chunk_overlap
-            )
-            speed = len(texts) / (time.perf_counter() - started)
-            source.update(device=arguments.device, backend=arguments.backend, batch_size=arguments.batch_size)
-            source["reviews_per_second"] = round(speed, 1)
-        probabilities = to_dataset_classes(model_probabilities, mapping, len(dataset_classes))
-        scaling = {"temperature": folder_temperature(arguments.model)}
-        if scaling["temperature"] is not None:  # what the model gave before its temperature scaling
-            unscaled = rescale_probabilities(model_probabilities, scaling["temperature"])
-            scaling["unscaled_probabilities"] = to_dataset_classes(unscaled, mapping, len(dataset_classes))
-        report = evaluation_report(
-            labels, probabilities, texts, dataset_classes, arguments.calibration_bins, arguments.confident_errors,
-            **scaling,
-        )  # fmt: skip
-        # None each when the model's labels do not map onto NEGATIVE and POSITIVE (the log says why).
-        report.update(score_hard_cases(predictor.predict_probabilities, predictor.labels, tricky, pairs, label_map))
+        report = evaluate_model(arguments.model, dataset_source(arguments), options)
     except (ValueError, OSError) as error:  # OSError: a tricky-reviews, pairs or predictions file that cannot be read
         sys.exit(f"error: {error}")
-    report = {"source": source, **report}
-    state_file = Path(arguments.model) / "trainer_state.json"
-    log_history = json.loads(state_file.read_text())["log_history"] if state_file.is_file() else None
     backend_suffix = "" if arguments.backend == "torch" else f"-{arguments.backend}"
     output_dir = Path(
         arguments.output_dir
         or Path("outputs/evaluation") / f"{Path(arguments.model).name}-{arguments.split}{backend_suffix}"
     )
-    write_report(report, output_dir, title=Path(arguments.model).name, log_history=log_history)
-    print(
-        f"{arguments.split}: {report['samples']:,} reviews, accuracy {decimal(report['accuracy'])}, "
-        f"F1 {decimal(report['f1'])}, macro F1 {decimal(report['macro_f1'])}, ROC-AUC {decimal(report['roc_auc'])}, "
-        f"ECE {decimal(report['calibration']['expected_calibration_error'])}, "
-        f"NLL {decimal(report['negative_log_likelihood'])}"
-        + (f", tricky reviews {percent(report['tricky_reviews']['accuracy'])}" if report["tricky_reviews"] else "")
-        + (
-            f", minimal pairs both right {percent(report['minimal_pairs']['consistency'])}"
-            if report["minimal_pairs"]
-            else ""
-        )  # fmt: skip
+    write_report(
+        report, output_dir, title=Path(arguments.model).name, log_history=training_log_history(arguments.model)
     )
+    print(summary_line(report))
     logger.info(f"Report: {output_dir / 'evaluation.md'}")
     return report
 
