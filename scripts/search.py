@@ -19,7 +19,7 @@ from transformers import AutoConfig, TrainingArguments
 
 from trainers.approaches import APPROACHES
 from trainers.arguments import DataArguments, SentimentTrainingArguments, parse_recipe
-from trainers.builders import encoder_builder, encoder_tokenizer, lstm_builder, lstm_tokenizer
+from trainers.builders import encoder_builder, encoder_tokenizer, lstm_builder, word_tokenizer
 from trainers.data import class_names
 from trainers.run import load_splits
 from trainers.script_logging import setup_logging
@@ -64,7 +64,14 @@ def main(args: list[str] | None = None) -> dict:
     splits = load_splits(data_args, training_args)
     splits.pop("test")  # the search never looks at the test split
     if approach == "lstm":
-        tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
+        tokenizer = word_tokenizer(
+            splits["train"]["text"],
+            data_args,
+            model_args.vocab_size,
+            training_args,
+            data_args.truncation,
+            data_args.head_tokens,
+        )
         build, model_parameters = (
             lstm_builder(model_args, tokenizer, class_names(splits)),
             set(asdict(model_args)) - TOKENIZER_BOUND,

@@ -14,9 +14,9 @@ import sys
 from trainers.approaches import parse_run_arguments
 from trainers.builders import (
     lstm_builder,
-    lstm_tokenizer,
     pretrained_lstm_builder,
     pretrained_lstm_tokenizer,
+    word_tokenizer,
 )
 from trainers.data import class_names
 from trainers.run import start_run, train_and_finish, unlabeled_reviews_for
@@ -40,7 +40,14 @@ def main(args: list[str] | None = None) -> dict:
         except ValueError as error:
             sys.exit(f"error: {error}")
     else:
-        tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
+        tokenizer = word_tokenizer(
+            splits["train"]["text"],
+            data_args,
+            model_args.vocab_size,
+            training_args,
+            data_args.truncation,
+            data_args.head_tokens,
+        )
         model = lstm_builder(model_args, tokenizer, class_names(splits))({})
     tokenized = tokenize_splits(splits, tokenizer, training_args)
     unlabeled = unlabeled_reviews_for(model.config, data_args, tokenizer, training_args)

@@ -5,9 +5,8 @@ it as `model_init` once per trial.
 """
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from datasets import DatasetDict
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -19,7 +18,7 @@ from transformers import (
 
 from models import LSTMForSequenceClassification, LSTMModel, LSTMSentimentConfig, TruncatingTokenizer
 
-from .arguments import DataArguments
+from .arguments import DataArguments, ReviewDataArguments
 from .data import label_config
 from .tokenizer import train_word_tokenizer, truncating_tokenizer
 from .training import build_tokenizer_once
@@ -31,16 +30,23 @@ LSTM_ARCHITECTURE = ("vocab_size", "embedding_dim", "hidden_size", "num_layers",
 EMBEDDING_ARCHITECTURE = ("vocab_size", "embedding_dim")
 
 
-def lstm_tokenizer(
-    splits: DatasetDict, data_args: DataArguments, vocab_size: int, args: TrainingArguments
+def word_tokenizer(
+    texts: Sequence[str],
+    data_args: ReviewDataArguments,
+    vocab_size: int,
+    args: TrainingArguments,
+    truncation: str = "head",
+    head_tokens: int | None = None,
+    sep_token: str | None = None,
 ) -> PreTrainedTokenizerBase:
-    """The word-level tokenizer learned on the training split, cutting reviews by the run's truncation, built once
-    across processes."""
-    texts = splits["train"]["text"]
+    """The word-level tokenizer learned on `texts` (`train_word_tokenizer`: the run's `min_frequency`, and
+    `sep_token` if given), cutting a review longer than the run's `max_length` by `truncation`; built once across
+    processes. A classifier's is learned on its training split and cuts by its recipe's truncation; a pretraining
+    run's, learned on the pretraining reviews, cuts at the head until a classifier run gives it its own cut."""
 
     def build() -> PreTrainedTokenizerBase:
-        learned = train_word_tokenizer(texts, vocab_size, data_args.min_frequency, data_args.max_length)
-        return truncating_tokenizer(learned, data_args.max_length, data_args.truncation, data_args.head_tokens)
+        learned = train_word_tokenizer(texts, vocab_size, data_args.min_frequency, data_args.max_length, sep_token)
+        return truncating_tokenizer(learned, data_args.max_length, truncation, head_tokens)
 
     return build_tokenizer_once(args, build)
 
