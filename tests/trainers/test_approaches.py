@@ -39,3 +39,11 @@ def test_a_recipe_recorded_for_another_approach_is_refused(tmp_path):
 def test_a_recipe_without_approach_is_named_as_such():
     with pytest.raises(ValueError, match="records no known approach"):
         approach_of({"dataset_name": "stanfordnlp/imdb", "vocab_size": 30000})
+
+
+def test_the_lstm_script_trains_lstm_pretrained_when_given_a_pretrained_folder():
+    recipe = [str(PROJECT_ROOT / APPROACHES["lstm"].recipe)]
+    assert parse_run_arguments("lstm", recipe)[-1]["approach"] == "lstm"
+    given_a_folder = [*recipe, "--pretrained_model_name_or_path", "folder", "--pretrained_layers", "embeddings"]
+    assert parse_run_arguments("lstm", given_a_folder)[-1]["approach"] == "lstm_pretrained"
+
