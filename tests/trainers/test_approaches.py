@@ -1,11 +1,13 @@
 import subprocess
 import sys
+import typing
 
 import pytest
 import yaml
 
 from trainers.approaches import APPROACHES, approach_of, parse_run_arguments
 from trainers.arguments import SentimentTrainingArguments
+from trainers.search import SEARCHABLE, SearchArguments, search_argument_classes
 
 from ..conftest import PROJECT_ROOT
 
@@ -47,3 +49,10 @@ def test_the_lstm_script_trains_lstm_pretrained_when_given_a_pretrained_folder()
     given_a_folder = [*recipe, "--pretrained_model_name_or_path", "folder", "--pretrained_layers", "embeddings"]
     assert parse_run_arguments("lstm", given_a_folder)[-1]["approach"] == "lstm_pretrained"
 
+
+def test_the_search_tunes_the_approaches_that_build_a_model_per_trial_with_their_scripts_arguments():
+    assert SEARCHABLE == ("lstm", "lstm_pretrained", "finetune")
+    assert typing.get_args(SearchArguments.__dataclass_fields__["approach"].type) == SEARCHABLE
+    for name in SEARCHABLE:
+        classes = search_argument_classes(APPROACHES[name])
+        assert set(classes) == {*APPROACHES[name].argument_classes, SearchArguments}
