@@ -8,6 +8,11 @@ it is saved in `tokenizer_config.json` (`truncation`, `head_tokens`, `model_max_
 which `save_pretrained` copies into the model folder (`auto_map`), so `trust_remote_code=True` loads it without this
 project. This file imports only `transformers`, for that reason.
 
+The verbalizer model cuts a row that reaches it too long by the same rule (`tokens_kept_from_start`): its
+configuration imports this file relatively, through models/verbalizer/tokenization_truncation.py, a link to it, since a
+saved folder holds the configuration and this file side by side and `save_pretrained` copies only a file's sibling
+imports.
+
 Loaded without `trust_remote_code`, a folder of a stock architecture falls back to the library's own tokenizer,
 which honours `truncation_side` (so `head` and `tail` still cut as training did) but cannot keep both ends: a
 `head_tail` folder then keeps the head only.
@@ -30,6 +35,26 @@ def special_token_layout(tokenizer) -> tuple[list[int], list[int]]:
         if full[start : start + len(content)] == content:
             return full[:start], full[start + len(content) :]
     raise ValueError(f"Cannot find where the text goes in {tokenizer.name_or_path}'s special tokens.")
+
+
+def tokens_kept_from_start(
+    max_length: int, truncation: str, head_tokens: int | None, leading: int, trailing: int
+) -> int:
+    """Tokens a row longer than `max_length` keeps from its start, the `leading` tokens before the text included; the
+    rest of `max_length` comes from its end, the `trailing` tokens after the text included (special tokens, and a
+    verbalizer's template). The one rule of every cut: the tokenizer's and the verbalizer model's.
+
+    A rule that keeps no token of the text, or with `head_tail` none of its start or none of its end, is refused.
+    """
+    kept = {"head": max_length - trailing, "tail": leading, "head_tail": head_tokens}[truncation]
+    text_from_start, text_from_end = kept - leading, max_length - kept - trailing
+    fewest_from_each_end = 1 if truncation == "head_tail" else 0
+    if min(text_from_start, text_from_end) < fewest_from_each_end or text_from_start + text_from_end < 1:
+        raise ValueError(
+            f"max_length {max_length} leaves no room for the text with truncation={truncation!r}, "
+            f"head_tokens={head_tokens}, {leading} token(s) before the text and {trailing} after it."
+        )
+    return kept
 
 
 def cut_positions(length: int, max_length: int, kept_from_start: int) -> list[int]:
@@ -80,14 +105,7 @@ class TruncatingTokenizer(TokenizersBackend):
         if self._layout is None:
             leading, trailing = special_token_layout(self)
             self._layout = (len(leading), len(trailing))
-        leading, trailing = self._layout
-        kept = {"head": max_length - trailing, "tail": leading, "head_tail": self.head_tokens}[self.truncation]
-        if not leading <= kept <= max_length - trailing or max_length <= leading + trailing:
-            raise ValueError(
-                f"max_length {max_length} leaves no room for the text with truncation={self.truncation!r}, "
-                f"head_tokens={self.head_tokens}, {leading} leading and {trailing} trailing special tokens."
-            )
-        return kept
+        return tokens_kept_from_start(max_length, self.truncation, self.head_tokens, *self._layout)
 
     def _encode_plus(
         self,

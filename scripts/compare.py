@@ -57,8 +57,8 @@ logger = logging.get_logger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {"quick": {"max_train_samples": 2000, "max_test_samples": 2000}, "full": {}}
-# The classifiers of the registry (pretraining makes a language model), then the baselines, trained in process.
-TRAINED = [name for name, approach in APPROACHES.items() if name != "pretraining"]
+# The classifiers of the registry (not word vectors or a language model), then the baselines, trained in process.
+TRAINED = [name for name, approach in APPROACHES.items() if approach.classifier]
 CHOICES = TRAINED + list(BASELINES)
 # NBSVM keeps every n-gram (4.7M on IMDB's training reviews, 2.5 GB at its peak): compared only when asked.
 DEFAULT_CHOICES = [name for name in TRAINED if APPROACHES[name].compared_by_default] + ["tfidf"]

@@ -12,29 +12,27 @@ training arguments like any other. `--help` lists all arguments.
 
 import sys
 
-from trainers.approaches import parse_run_arguments
-from trainers.builders import encoder_builder, encoder_tokenizer
-from trainers.data import class_names
+from trainers.approaches import approach_of, arguments_by_class, parse_run_arguments
 from trainers.run import start_run, train_and_finish
 from trainers.script_logging import setup_logging
-from trainers.sources import SourceError, check_model_folder, not_found
+from trainers.sources import SourceError, not_found
 from trainers.training import tokenize_splits
 
 
 def main(args: list[str] | None = None) -> dict:
-    data_args, encoder_args, _, training_args, recipe = parse_run_arguments("finetune", args)
+    *arguments, recipe = parse_run_arguments("finetune", args)
+    data_args, encoder_args, _, training_args = arguments
     setup_logging(training_args)
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:
-        check_model_folder(encoder_args.model_name_or_path)
-        tokenizer = encoder_tokenizer(encoder_args.model_name_or_path, data_args)
-        model = encoder_builder(encoder_args.model_name_or_path, class_names(splits))({})
+        models = approach_of(recipe).build_models(arguments_by_class(arguments), recipe, splits)
+        model = models.build({})
     except SourceError as error:
         sys.exit(f"error: {error}")
     except (OSError, ValueError) as error:
         sys.exit(f"error: {not_found('encoder', encoder_args.model_name_or_path, error)}")
-    tokenized = tokenize_splits(splits, tokenizer, training_args)
-    return train_and_finish(model, training_args, tokenized, tokenizer, recipe, push_to_hub)
+    tokenized = tokenize_splits(splits, models.tokenizer, training_args)
+    return train_and_finish(model, training_args, tokenized, models.tokenizer, recipe, push_to_hub)
 
 
 if __name__ == "__main__":

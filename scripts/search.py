@@ -3,27 +3,28 @@
     python scripts/search.py configs/search/lstm.yaml --dataset_name ../shared/data/imdb
     python scripts/search.py configs/search/lstm.yaml --storage journal:outputs/lstm-search/journal.log   # per worker
 
-The recipe declares the search space (`search_space`), the base settings and the number of trials the study should
-hold. The study is persistent (default: sqlite in output_dir): running the same command again continues it. Several
+The recipe names the approach (`approach`: one the registry, trainers/approaches.py, can search; the LSTM with
+`--pretrained_model_name_or_path` is lstm_pretrained, and reads the dataset's unlabeled reviews too if its recipe
+learns from them, as configs/lstm_semi_supervised.yaml does), declares the search space (`search_space`), the base
+settings and the number of trials the study should hold. The study is persistent (default: sqlite in output_dir): running the same command again continues it. Several
 workers share one study through `--storage` (journal:PATH on one machine, an RDB URL such as postgresql://... across
 machines); together they stop when the study holds `n_trials`. Weak trials are pruned after an epoch. At the end:
-`best_recipe.yaml` (which scripts/train.py or scripts/finetune.py take as is), `study_summary.json` and plots.
+`best_recipe.yaml` (which the approach's training script takes as is), `study_summary.json` and plots.
 """
 
 import json
 import sys
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 
-from transformers import AutoConfig, TrainingArguments
+from transformers import TrainingArguments
 
-from trainers.approaches import APPROACHES
-from trainers.arguments import DataArguments, SentimentTrainingArguments, parse_recipe
-from trainers.builders import encoder_builder, encoder_tokenizer, lstm_builder, lstm_tokenizer
-from trainers.data import class_names
-from trainers.run import load_splits
+from trainers.approaches import APPROACHES, arguments_by_class, run_approach
+from trainers.arguments import SentimentTrainingArguments, parse_recipe
+from trainers.run import load_splits, unlabeled_reviews_for
 from trainers.script_logging import setup_logging
 from trainers.search import (
+    SEARCHABLE,
     SearchArguments,
     export_best_recipe,
     model_init_for,
@@ -31,28 +32,21 @@ from trainers.search import (
     peek_approach,
     run_search,
     save_plots,
+    search_argument_classes,
     split_search_space,
     summarize,
 )
 from trainers.training import build_trainer, tokenize_splits
 
-# The approaches a search can tune; the second argument class of each is that of its model.
-SEARCHABLE = ("lstm", "finetune")
-# Fixed by the tokenizer, which is built once before the trials: not searchable.
-TOKENIZER_BOUND = {"vocab_size"}
-
-
-def argument_types(approach: str) -> tuple[type, ...]:
-    """What a search of `approach` parses: the data, the approach's model arguments, the search's own, training."""
-    return (DataArguments, APPROACHES[approach].argument_classes[1], SearchArguments, SentimentTrainingArguments)
-
 
 def main(args: list[str] | None = None) -> dict:
     args = sys.argv[1:] if args is None else list(args)
-    approach = peek_approach(args)
-    if approach not in SEARCHABLE:
-        sys.exit(f"error: approach must be one of {', '.join(SEARCHABLE)}, got '{approach}'.")
-    data_args, model_args, search_args, training_args, recipe = parse_recipe(argument_types(approach), args)
+    name = peek_approach(args)
+    if name not in SEARCHABLE:
+        sys.exit(f"error: approach must be one of {', '.join(SEARCHABLE)}, got '{name}'.")
+    *instances, recipe = parse_recipe(search_argument_classes(APPROACHES[name]), args)
+    arguments = arguments_by_class(instances)
+    search_args, training_args = arguments[SearchArguments], arguments[SentimentTrainingArguments]
     setup_logging(training_args)
     if training_args.world_size > 1:
         sys.exit(
@@ -61,27 +55,29 @@ def main(args: list[str] | None = None) -> dict:
         )
     if training_args.resume_from_checkpoint is not None:
         sys.exit("error: a search resumes its study when run again on its storage; drop --resume_from_checkpoint.")
+    approach = run_approach(name, recipe)
+    data_args = arguments[approach.data_arguments]
     splits = load_splits(data_args, training_args)
     splits.pop("test")  # the search never looks at the test split
-    if approach == "lstm":
-        tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
-        build, model_parameters = (
-            lstm_builder(model_args, tokenizer, class_names(splits)),
-            set(asdict(model_args)) - TOKENIZER_BOUND,
-        )
-    else:
-        tokenizer = encoder_tokenizer(model_args.model_name_or_path, data_args)
-        build = encoder_builder(model_args.model_name_or_path, class_names(splits))
-        model_parameters = set(AutoConfig.from_pretrained(model_args.model_name_or_path).to_dict())
     try:
+        models = approach.build_models(arguments, recipe, splits)
         training_space, model_space = split_search_space(
-            search_args.search_space, {f.name for f in fields(TrainingArguments)}, model_parameters
+            search_args.search_space, {f.name for f in fields(TrainingArguments)}, models.hyperparameters
         )
     except ValueError as error:
         sys.exit(f"error: {error}")
-    tokenized = tokenize_splits(splits, tokenizer, training_args)
+    tokenized = tokenize_splits(splits, models.tokenizer, training_args)
+    # The recipe's model (what `Trainer` builds first) says whether the trials read unlabeled reviews too.
+    unlabeled = unlabeled_reviews_for(models.build({}).config, data_args, models.tokenizer, training_args)
 
-    trainer = build_trainer(None, training_args, tokenized, tokenizer, model_init=model_init_for(build, model_space))
+    trainer = build_trainer(
+        None,
+        training_args,
+        tokenized,
+        models.tokenizer,
+        model_init=model_init_for(models.build, model_space),
+        unlabeled_dataset=unlabeled,
+    )
     storage = open_storage(
         search_args.storage, training_args.output_dir, search_args.heartbeat_interval, search_args.grace_period
     )

@@ -11,40 +11,25 @@ With `--push_to_hub --hub_model_id user/name`, the folder is published at the en
 
 import sys
 
-from trainers.approaches import parse_run_arguments
-from trainers.builders import (
-    lstm_builder,
-    lstm_tokenizer,
-    pretrained_lstm_builder,
-    pretrained_lstm_tokenizer,
-)
-from trainers.data import class_names
+from trainers.approaches import approach_of, arguments_by_class, parse_run_arguments
 from trainers.run import start_run, train_and_finish, unlabeled_reviews_for
 from trainers.script_logging import setup_logging
 from trainers.training import tokenize_splits
 
 
 def main(args: list[str] | None = None) -> dict:
-    data_args, model_args, pretrained_args, _, training_args, recipe = parse_run_arguments("lstm", args)
+    *arguments, recipe = parse_run_arguments("lstm", args)  # lstm_pretrained, given a pretrained folder
+    data_args, training_args = arguments[0], arguments[-1]
     setup_logging(training_args)
-    pretrained = pretrained_args.pretrained_model_name_or_path
-    if pretrained:
-        recipe["approach"] = "lstm_pretrained"
     splits, push_to_hub = start_run(data_args, training_args, recipe)
-    if pretrained:
-        tokenizer = pretrained_lstm_tokenizer(pretrained, data_args)
-        try:
-            model = pretrained_lstm_builder(
-                pretrained, model_args, recipe, class_names(splits), pretrained_args.pretrained_layers
-            )({})
-        except ValueError as error:
-            sys.exit(f"error: {error}")
-    else:
-        tokenizer = lstm_tokenizer(splits, data_args, model_args.vocab_size, training_args)
-        model = lstm_builder(model_args, tokenizer, class_names(splits))({})
-    tokenized = tokenize_splits(splits, tokenizer, training_args)
-    unlabeled = unlabeled_reviews_for(model.config, data_args, tokenizer, training_args)
-    return train_and_finish(model, training_args, tokenized, tokenizer, recipe, push_to_hub, unlabeled)
+    try:
+        models = approach_of(recipe).build_models(arguments_by_class(arguments), recipe, splits)
+        model = models.build({})
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    tokenized = tokenize_splits(splits, models.tokenizer, training_args)
+    unlabeled = unlabeled_reviews_for(model.config, data_args, models.tokenizer, training_args)
+    return train_and_finish(model, training_args, tokenized, models.tokenizer, recipe, push_to_hub, unlabeled)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
 """The approaches of this project, in one place: for each, the script that trains it, its default recipe, the argument
-classes that script parses, the recipe key that names the model it starts from, what its model card says of it, and
-whether `scripts/compare.py` trains it by default.
+classes that script parses (the data's, the model's and the others, by name), what builds its tokenizer and models
+from them (which makes it searchable), the recipe key that names the model it starts from, whether it trains a
+classifier, and whether `scripts/compare.py` trains it by default. The scripts and the search ask it.
 
 Every run records its approach (`approach:` in `training_recipe.yaml`): the card, the recipe's header and the
 comparison read it there instead of guessing from the recipe's keys. Adding an approach is one entry in `APPROACHES`,
-plus its model code, its script and its recipes.
+plus its model code, its script, its recipes and what its model card says of it (trainers/card_descriptions.py).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
+
+from datasets import DatasetDict
 
 from .arguments import (
     BaseModelArguments,
@@ -24,8 +27,7 @@ from .arguments import (
     WordVectorArguments,
     parse_recipe,
 )
-
-PRETRAINING_ARCHITECTURE = "LSTMForPreTraining"
+from .builders import ModelFactory, finetuned_models, lstm_models, pretrained_lstm_models
 
 
 @dataclass(frozen=True)
@@ -33,139 +35,47 @@ class Approach:
     name: str
     script: str  # relative to the project's root, as the card and the recipe's header show it
     recipe: str  # the default recipe, relative to the project's root
-    argument_classes: tuple[type, ...]  # what the script parses, in the order it unpacks them
-    describe: Callable[[dict, dict], str]  # the card's sentence on the architecture, from config.json and the recipe
+    data_arguments: type  # the dataset's arguments
+    model_arguments: type  # the model's hyperparameters
+    other_arguments: tuple[type, ...] = ()  # what else the script parses, between the model's and the training's
+    # The tokenizer and a builder of fresh models, from the run's parsed arguments (by class), its recipe and its
+    # splits: what the training script builds, and what the search builds once per trial (see `searchable`).
+    build_models: Callable[[Mapping[type, Any], dict, DatasetDict], ModelFactory] | None = None
     base_model_key: str | None = None  # the recipe key naming the model the run starts from, if any
-    compared_by_default: bool = True  # whether compare.py trains it when --approaches is not given
+    classifier: bool = True  # whether it trains a sentiment classifier (not word vectors or a language model)
+    compared_by_default: bool = True  # whether compare.py trains it (a classifier) when --approaches is not given
+
+    @property
+    def argument_classes(self) -> tuple[type, ...]:
+        """What the script parses, in the order it unpacks them."""
+        return (self.data_arguments, self.model_arguments, *self.other_arguments, SentimentTrainingArguments)
+
+    @property
+    def searchable(self) -> bool:
+        """Whether scripts/search.py can tune it: it builds a fresh model for each trial."""
+        return self.build_models is not None
 
 
-def is_pretraining(config: dict) -> bool:
-    """Whether `config.json` is that of a language-model pretraining folder (scripts/pretrain.py)."""
-    return config.get("architectures") == [PRETRAINING_ARCHITECTURE]
-
-
-def describe_cut(recipe: dict) -> str:
-    """What a review longer than the run's `max_length` keeps, in words (the spec its tokenizer saves and applies)."""
-    truncation = recipe.get("truncation", "head")
-    if truncation == "head_tail":
-        return f"its first {recipe['head_tokens']} tokens and its end"
-    return {"head": "its start", "tail": "its end"}[truncation]
-
-
-def base_model_hub_id(recipe: dict) -> str | None:
-    """The Hub id of the model a run started from: `base_model_hub_id`, else the model's name if that is not a local
-    folder; `None` for a model learned from scratch or one known only by a local path."""
-    key = approach_of(recipe).base_model_key
-    if key is None:
-        return None
-    if recipe.get("base_model_hub_id"):
-        return recipe["base_model_hub_id"]
-    return recipe[key] if not Path(recipe[key]).exists() else None
-
-
-def base_model_name(recipe: dict) -> str:
-    """How the card names the model a run started from: its Hub id, else the local folder's name (never a path of
-    the training machine)."""
-    key = approach_of(recipe).base_model_key
-    return base_model_hub_id(recipe) or f"a local folder named {Path(recipe[key]).name!r}"
-
-
-def describe_lstm(config: dict, recipe: dict) -> str:
-    direction = "bidirectional" if config["bidirectional"] else "unidirectional"
-    recurrent = (
-        f"{direction} {config['cell_type'].upper()} ({config['num_layers']} layer(s), {config['hidden_size']} "
-        f"units per direction) over {config['embedding_dim']}-dimensional word embeddings"
-    )
-    if is_pretraining(config):
-        output = "the input embeddings" if config["tie_word_embeddings"] else "an output matrix"
-        return (
-            f"Forward and backward language models, as in ELMo, on a {recurrent}: each direction's state, "
-            f"projected to the embedding size, scores the next (or previous) word against {output}, trained with "
-            f"a sampled softmax of {config['num_sampled_negatives']:,} negatives; a word-level vocabulary of "
-            f"{config['vocab_size']:,} entries learned on the pretraining reviews."
-        )
-    pretrained = recipe["approach"] == "lstm_pretrained"
-    start = "learned from scratch"
-    if pretrained and recipe.get("pretrained_layers") == "embeddings":
-        start = f"its embeddings taken from a pretraining run ({base_model_name(recipe)}), the LSTM from scratch"
-    elif pretrained:
-        start = f"pretrained as language models ({base_model_name(recipe)})"
-    vocabulary = "the pretrained model's" if pretrained else "learned on the training reviews"
-    adversarial = (
-        f", trained with adversarial perturbations of the embeddings (epsilon {config['adversarial_epsilon']})"
-        if config.get("adversarial_epsilon")
-        else ""
-    )
-    return (
-        f"A {recurrent}, {start}, {config['pooling'].replace('_', ' and ')} pooling over the review's tokens "
-        f"and a linear classifier{adversarial}; a word-level vocabulary of {config['vocab_size']:,} entries, "
-        f"{vocabulary}."
-    )
-
-
-def is_word_vectors(config: dict) -> bool:
-    """Whether `config.json` is that of a word-vector pretraining folder (scripts/pretrain_word_vectors.py)."""
-    return bool(config.get("embeddings_only"))
-
-
-def describe_word_vectors(config: dict, recipe: dict) -> str:
-    return (
-        f"{config['embedding_dim']}-dimensional word vectors for a word-level vocabulary of "
-        f"{config['vocab_size']:,} entries, learned by skip-gram with negative sampling (word2vec: a window of "
-        f"{recipe.get('window', 5)} words, {recipe.get('negative', 5)} negatives, {recipe.get('word2vec_epochs', 5)} "
-        "epochs) on the training and unlabeled reviews, as the embeddings an LSTM classifier starts from."
-    )
-
-
-def describe_verbalizer(config: dict, recipe: dict) -> str:
-    encoder = config["encoder_config"]
-    if config["head_type"] == "mlm":
-        head = (
-            "the encoder's masked-LM head scores the label words "
-            f"{' / '.join(repr(word) for word in config['label_words'])} at a mask placed after the template"
-        )
-    else:
-        sizes = " -> ".join(str(size) for size in config["mlp_hidden_sizes"])
-        reads = {
-            "token": "the hidden state of the template's last token",
-            "mean": "the mean of the hidden states",
-            "token_and_mean": "the hidden state of the template's last token and the mean of all of them",
-        }[config["representation"]]
-        head = f"an MLP ({sizes}, BatchNorm, ReLU, dropout) reads {reads}"
-    frozen = "frozen" if config["freeze_encoder"] else "fine-tuned"
-    return (
-        f"A {frozen} pretrained encoder ({base_model_name(recipe)}, {encoder['model_type']}, "
-        f"{encoder['num_hidden_layers']} layers, hidden size {encoder['hidden_size']}) reads each review followed "
-        f"by the template {config['template']!r}, cut to {config['max_length']} tokens "
-        f"(a longer review keeps {describe_cut(recipe)}; the template is always kept), and {head}."
-    )
-
-
-def describe_finetuned(config: dict, recipe: dict) -> str:
-    return (
-        f"The pretrained encoder {base_model_name(recipe)} ({config['model_type']}) fine-tuned end to end "
-        f"with a new classification head; a review longer than {recipe['max_length']} tokens keeps "
-        f"{describe_cut(recipe)}."
-    )
-
-
-LSTM_ARGUMENTS = (
-    DataArguments,
-    LSTMArguments,
-    PretrainedLSTMArguments,
-    BaseModelArguments,
-    SentimentTrainingArguments,
-)
 APPROACHES = {
     approach.name: approach
     for approach in (
-        Approach("lstm", "scripts/train.py", "configs/lstm.yaml", LSTM_ARGUMENTS, describe_lstm),
+        Approach(
+            "lstm",
+            "scripts/train.py",
+            "configs/lstm.yaml",
+            DataArguments,
+            LSTMArguments,
+            (PretrainedLSTMArguments, BaseModelArguments),
+            build_models=lstm_models,
+        ),
         Approach(
             "lstm_pretrained",
             "scripts/train.py",
             "configs/lstm_pretrained.yaml",
-            LSTM_ARGUMENTS,
-            describe_lstm,
+            DataArguments,
+            LSTMArguments,
+            (PretrainedLSTMArguments, BaseModelArguments),
+            build_models=pretrained_lstm_models,
             base_model_key="pretrained_model_name_or_path",
             compared_by_default=False,  # it needs a pretraining folder (--base_model lstm_pretrained=FOLDER)
         ),
@@ -173,33 +83,36 @@ APPROACHES = {
             "verbalizer",
             "scripts/train_verbalizer.py",
             "configs/verbalizer.yaml",
-            (DataArguments, VerbalizerArguments, EncodingArguments, BaseModelArguments, SentimentTrainingArguments),
-            describe_verbalizer,
+            DataArguments,
+            VerbalizerArguments,
+            (EncodingArguments, BaseModelArguments),
             base_model_key="encoder_name_or_path",
         ),
         Approach(
             "finetune",
             "scripts/finetune.py",
             "configs/finetune/modernbert.yaml",
-            (DataArguments, EncoderArguments, BaseModelArguments, SentimentTrainingArguments),
-            describe_finetuned,
+            DataArguments,
+            EncoderArguments,
+            (BaseModelArguments,),
+            build_models=finetuned_models,
             base_model_key="model_name_or_path",
         ),
         Approach(
             "word_vectors",
             "scripts/pretrain_word_vectors.py",
             "configs/pretrain/word_vectors.yaml",
-            (PretrainingDataArguments, WordVectorArguments, SentimentTrainingArguments),
-            describe_word_vectors,
-            compared_by_default=False,  # word vectors, not a classifier
+            PretrainingDataArguments,
+            WordVectorArguments,
+            classifier=False,
         ),
         Approach(
             "pretraining",
             "scripts/pretrain.py",
             "configs/pretrain/lstm.yaml",
-            (PretrainingDataArguments, LSTMArguments, SentimentTrainingArguments),
-            describe_lstm,
-            compared_by_default=False,  # a language model, not a classifier
+            PretrainingDataArguments,
+            LSTMArguments,
+            classifier=False,
         ),
     )
 }
@@ -216,10 +129,28 @@ def approach_of(recipe: dict) -> Approach:
     return APPROACHES[name]
 
 
+def run_approach(name: str, recipe: dict) -> Approach:
+    """Which of the approaches that `name`'s training script trains a run's recipe is: the one whose starting model
+    the recipe names (`base_model_key`; lstm_pretrained, given a pretrained folder), else `name`."""
+    script = APPROACHES[name].script
+    starting = [
+        approach
+        for approach in APPROACHES.values()
+        if approach.script == script and approach.base_model_key and recipe.get(approach.base_model_key)
+    ]
+    return starting[0] if starting else APPROACHES[name]
+
+
 def parse_run_arguments(name: str, args: list[str] | None = None) -> tuple:
-    """`parse_recipe` with the approach's argument classes: its dataclass instances, then the run's recipe, which
-    records `approach: name` first. A recipe file that names another approach is refused."""
+    """`parse_recipe` with the argument classes of `name`'s script: its dataclass instances, then the run's recipe,
+    which records the run's approach first (`run_approach`). A recipe file that names another script's approach is
+    refused."""
     approach = APPROACHES[name]
     sharing = tuple(other for other, entry in APPROACHES.items() if entry.script == approach.script)
     *instances, recipe = parse_recipe(approach.argument_classes, args, approaches=sharing)
-    return (*instances, {"approach": name, **recipe})
+    return (*instances, {"approach": run_approach(name, recipe).name, **recipe})
+
+
+def arguments_by_class(instances: Iterable) -> dict[type, Any]:
+    """The parsed dataclass instances by their class, as `Approach.build_models` takes them."""
+    return {type(instance): instance for instance in instances}

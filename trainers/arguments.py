@@ -42,23 +42,48 @@ BASE_RECIPE_KEY = "base_recipe"
 
 
 @dataclass
-class DataArguments(DatasetSource):
+class ReviewDataArguments(DatasetSource):
+    """What every run that learns from the dataset's reviews shares: the classifier's validation split (which
+    pretraining leaves out, so that it stays unseen), subsets of the labeled and unlabeled reviews, and the word
+    vocabulary learned on them."""
+
     validation_fraction: float = field(
         default=DEFAULT_VALIDATION_FRACTION,
         metadata={
-            "help": "Share of train carved out (stratified, seeded) as the validation split, when the dataset has no "
-            "validation split of its own."
+            "help": "Share of train carved out (stratified, seeded) as the classifier's validation split, when the "
+            "dataset has no validation split of its own; pretraining leaves these reviews out, so give it the "
+            "classifier recipe's value and seed."
         },
     )
     max_train_samples: int | None = field(
-        default=None, metadata={"help": "Use a seeded random subset of this many training reviews (before the split)."}
-    )
-    max_test_samples: int | None = field(
-        default=None, metadata={"help": "Evaluate on a seeded random subset of this many test reviews."}
+        default=None,
+        metadata={"help": "Use a seeded random subset of this many labeled training reviews (before the split)."},
     )
     max_length: int = field(
         default=512,
         metadata={"help": "Tokens kept per review, special tokens (and a verbalizer's template) included."},
+    )
+    min_frequency: int = field(
+        default=2,
+        metadata={
+            "help": "Words seen fewer times in the reviews the vocabulary is learned on (the training split, or the "
+            "pretraining reviews) become [UNK]."
+        },
+    )
+    max_unlabeled_samples: int | None = field(
+        default=None,
+        metadata={
+            "help": "Use a seeded random subset of this many reviews of the dataset's unlabeled split: those "
+            "pretraining reads, or those read by a model that learns from unlabeled reviews (virtual adversarial "
+            "training, entropy minimisation)."
+        },
+    )
+
+
+@dataclass
+class DataArguments(ReviewDataArguments):
+    max_test_samples: int | None = field(
+        default=None, metadata={"help": "Evaluate on a seeded random subset of this many test reviews."}
     )
     truncation: Literal["head", "tail", "head_tail"] = field(
         default="head",
@@ -74,16 +99,6 @@ class DataArguments(DatasetSource):
             "special token such as [CLS] included; the rest of max_length comes from its end."
         },
     )
-    min_frequency: int = field(
-        default=2, metadata={"help": "Words seen fewer times in the training split become [UNK]."}
-    )
-    max_unlabeled_samples: int | None = field(
-        default=None,
-        metadata={
-            "help": "For a model that learns from unlabeled reviews (virtual adversarial training, entropy "
-            "minimisation): use a seeded random subset of this many reviews of the dataset's unlabeled split."
-        },
-    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -95,23 +110,10 @@ class DataArguments(DatasetSource):
 
 
 @dataclass
-class PretrainingDataArguments(DatasetSource):
+class PretrainingDataArguments(ReviewDataArguments):
     """The classifier's data arguments, so that pretraining leaves out the reviews the classifier validates on, and
     how much of the dataset's unlabeled split (`trainers.data.UNLABELED_SPLIT`) it reads."""
 
-    validation_fraction: float = field(
-        default=DEFAULT_VALIDATION_FRACTION,
-        metadata={
-            "help": "Share of train that the classifier carves out (stratified, seeded) for validation: left out of "
-            "pretraining so that it stays unseen. Use the classifier recipe's value and seed."
-        },
-    )
-    max_train_samples: int | None = field(
-        default=None, metadata={"help": "Use a seeded random subset of this many labeled training reviews."}
-    )
-    max_unlabeled_samples: int | None = field(
-        default=None, metadata={"help": "Use a seeded random subset of this many unlabeled reviews."}
-    )
     lm_validation_samples: int = field(
         default=1000,
         metadata={
@@ -128,9 +130,6 @@ class PretrainingDataArguments(DatasetSource):
             "help": "The saved tokenizer's `model_max_length`, where it cuts a review called with truncation=True "
             "(pretraining itself reads whole reviews)."
         },
-    )
-    min_frequency: int = field(
-        default=2, metadata={"help": "Words seen fewer times in the pretraining reviews become [UNK]."}
     )
 
 

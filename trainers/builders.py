@@ -1,11 +1,13 @@
 """How each approach builds its tokenizer and its model, shared by the training scripts and the search.
 
 A builder takes hyperparameter overrides (a search trial's, or none) and returns a fresh model, so `Trainer` can call
-it as `model_init` once per trial.
+it as `model_init` once per trial. The registry (trainers/approaches.py) names each approach's `*_models` function,
+which builds its tokenizer and model builder from a run's parsed arguments.
 """
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from datasets import DatasetDict
 from transformers import (
@@ -19,8 +21,16 @@ from transformers import (
 
 from models import LSTMForSequenceClassification, LSTMModel, LSTMSentimentConfig, TruncatingTokenizer
 
-from .arguments import DataArguments
-from .data import label_config
+from .arguments import (
+    DataArguments,
+    EncoderArguments,
+    LSTMArguments,
+    PretrainedLSTMArguments,
+    ReviewDataArguments,
+    SentimentTrainingArguments,
+)
+from .data import class_names, label_config
+from .sources import check_model_folder
 from .tokenizer import train_word_tokenizer, truncating_tokenizer
 from .training import build_tokenizer_once
 
@@ -29,18 +39,26 @@ ModelBuilder = Callable[[dict], PreTrainedModel]
 LSTM_ARCHITECTURE = ("vocab_size", "embedding_dim", "hidden_size", "num_layers", "bidirectional", "cell_type")
 # What it fixes when the classifier takes its embeddings only.
 EMBEDDING_ARCHITECTURE = ("vocab_size", "embedding_dim")
+FIXED_BY_PRETRAINED_LAYERS = {"embeddings_and_lstm": LSTM_ARCHITECTURE, "embeddings": EMBEDDING_ARCHITECTURE}
 
 
-def lstm_tokenizer(
-    splits: DatasetDict, data_args: DataArguments, vocab_size: int, args: TrainingArguments
+def word_tokenizer(
+    texts: Sequence[str],
+    data_args: ReviewDataArguments,
+    vocab_size: int,
+    args: TrainingArguments,
+    truncation: str = "head",
+    head_tokens: int | None = None,
+    sep_token: str | None = None,
 ) -> PreTrainedTokenizerBase:
-    """The word-level tokenizer learned on the training split, cutting reviews by the run's truncation, built once
-    across processes."""
-    texts = splits["train"]["text"]
+    """The word-level tokenizer learned on `texts` (`train_word_tokenizer`: the run's `min_frequency`, and
+    `sep_token` if given), cutting a review longer than the run's `max_length` by `truncation`; built once across
+    processes. A classifier's is learned on its training split and cuts by its recipe's truncation; a pretraining
+    run's, learned on the pretraining reviews, cuts at the head until a classifier run gives it its own cut."""
 
     def build() -> PreTrainedTokenizerBase:
-        learned = train_word_tokenizer(texts, vocab_size, data_args.min_frequency, data_args.max_length)
-        return truncating_tokenizer(learned, data_args.max_length, data_args.truncation, data_args.head_tokens)
+        learned = train_word_tokenizer(texts, vocab_size, data_args.min_frequency, data_args.max_length, sep_token)
+        return truncating_tokenizer(learned, data_args.max_length, truncation, head_tokens)
 
     return build_tokenizer_once(args, build)
 
@@ -79,7 +97,7 @@ def pretrained_lstm_builder(
             f"{pretrained_model_name_or_path} holds word vectors and an untrained LSTM: start from its embeddings "
             "only (--pretrained_layers embeddings)."
         )
-    fixed = LSTM_ARCHITECTURE if layers == "embeddings_and_lstm" else EMBEDDING_ARCHITECTURE
+    fixed = FIXED_BY_PRETRAINED_LAYERS[layers]
     conflicts = [
         f"{name}={recipe[name]!r} (the folder has {getattr(pretrained, name)!r})"
         for name in fixed
@@ -129,3 +147,51 @@ def encoder_builder(
         )
 
     return build
+
+
+class ModelFactory(NamedTuple):
+    """What an approach builds from a run's arguments: the tokenizer its models read with (built once), a builder of
+    fresh models, and the hyperparameters the builder's overrides may name (what a search can tune)."""
+
+    tokenizer: PreTrainedTokenizerBase
+    build: ModelBuilder
+    hyperparameters: frozenset[str]
+
+
+def lstm_models(arguments: Mapping[type, Any], recipe: dict, splits: DatasetDict) -> ModelFactory:
+    """The LSTM classifier learned from scratch, on a vocabulary learned from the training split; every hyperparameter
+    can be tuned but `vocab_size`, which the tokenizer fixes before any model is built."""
+    data_args, model_args = arguments[DataArguments], arguments[LSTMArguments]
+    tokenizer = word_tokenizer(
+        splits["train"]["text"],
+        data_args,
+        model_args.vocab_size,
+        arguments[SentimentTrainingArguments],
+        data_args.truncation,
+        data_args.head_tokens,
+    )
+    hyperparameters = frozenset(dataclasses.asdict(model_args)) - {"vocab_size"}
+    return ModelFactory(tokenizer, lstm_builder(model_args, tokenizer, class_names(splits)), hyperparameters)
+
+
+def pretrained_lstm_models(arguments: Mapping[type, Any], recipe: dict, splits: DatasetDict) -> ModelFactory:
+    """The LSTM classifier started from a folder of scripts/pretrain.py or scripts/pretrain_word_vectors.py
+    (`pretrained_model_name_or_path`), reading with its tokenizer; what the folder does not fix can be tuned."""
+    pretrained = arguments[PretrainedLSTMArguments]
+    folder, layers = pretrained.pretrained_model_name_or_path, pretrained.pretrained_layers
+    if not folder:
+        raise ValueError("lstm_pretrained starts from a pretraining folder: give --pretrained_model_name_or_path.")
+    model_args = arguments[LSTMArguments]
+    build = pretrained_lstm_builder(folder, model_args, recipe, class_names(splits), layers)
+    hyperparameters = frozenset(dataclasses.asdict(model_args)) - set(FIXED_BY_PRETRAINED_LAYERS[layers])
+    return ModelFactory(pretrained_lstm_tokenizer(folder, arguments[DataArguments]), build, hyperparameters)
+
+
+def finetuned_models(arguments: Mapping[type, Any], recipe: dict, splits: DatasetDict) -> ModelFactory:
+    """The pretrained encoder `model_name_or_path` with a new classification head, reading with its own tokenizer;
+    every entry of its config can be tuned."""
+    encoder = arguments[EncoderArguments].model_name_or_path
+    check_model_folder(encoder)
+    tokenizer = encoder_tokenizer(encoder, arguments[DataArguments])
+    hyperparameters = frozenset(AutoConfig.from_pretrained(encoder).to_dict())
+    return ModelFactory(tokenizer, encoder_builder(encoder, class_names(splits)), hyperparameters)

@@ -24,8 +24,10 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure  # not pyplot: no global state, no display backend, files only
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
+from sklearn.metrics import confusion_matrix, roc_auc_score
 from transformers.utils import logging
+
+from .metrics import class_scores, label_metrics
 
 logger = logging.get_logger(__name__)
 
@@ -123,18 +125,17 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_
     labels = np.asarray(labels)
     predictions = probabilities.argmax(axis=1)
     classes = list(range(len(label_names)))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predictions, labels=classes, zero_division=0
-    )
+    precision, recall, f1, support = class_scores(labels, predictions, len(classes))
     per_class = {
         name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for name, p, r, f, s in zip(label_names, precision, recall, f1, support)
     }
     binary = len(label_names) == 2 and len(set(labels.tolist())) == 2
+    headline = label_metrics(labels, predictions, len(classes))
     return {
         "samples": len(labels),
-        "accuracy": float((predictions == labels).mean()),
-        "f1": float(f1[-1] if len(label_names) == 2 else f1.mean()),
+        "accuracy": headline["accuracy"],
+        "f1": headline["f1"],
         "macro_f1": float(f1.mean()),
         "roc_auc": float(roc_auc_score(labels, probabilities[:, -1])) if binary else None,
         "per_class": per_class,

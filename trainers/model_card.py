@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .approaches import approach_of, base_model_hub_id, describe_cut, is_pretraining, is_word_vectors
+from .approaches import approach_of
+from .card_descriptions import base_model_hub_id, describe_architecture, describe_cut, is_pretraining, is_word_vectors
 from .comparison import comparison_markdown, read_comparison
 from .data import DATA_FILE_FIELDS, DEFAULT_DATASET
 from .evaluation import hard_cases_markdown
@@ -133,7 +134,7 @@ def build_model_card(
         model_name=repo_id,
         repo_id=repo_id,
         revision=revision,
-        description=approach_of(recipe).describe(config, recipe),
+        description=describe_architecture(config, recipe),
         dataset_id=dataset_id,
         data=data,
         imdb=dataset_id == DEFAULT_DATASET,

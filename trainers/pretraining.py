@@ -19,9 +19,10 @@ from transformers import DataCollatorForLanguageModeling, EarlyStoppingCallback,
 from transformers.trainer_utils import EvalLoopOutput
 
 from .arguments import PretrainingDataArguments, SentimentTrainingArguments
+from .builders import word_tokenizer
 from .data import UNLABELED_SPLIT, load_sentiment_splits, load_unlabeled_reviews
-from .tokenizer import SEP_TOKEN, train_word_tokenizer, truncating_tokenizer
-from .training import build_tokenizer_once, save_run_folder, software_versions
+from .tokenizer import SEP_TOKEN
+from .training import save_run_folder, software_versions
 
 
 def load_pretraining_corpus(data_args: PretrainingDataArguments, seed: int) -> DatasetDict:
@@ -50,18 +51,9 @@ def load_pretraining_corpus(data_args: PretrainingDataArguments, seed: int) -> D
 def pretraining_tokenizer(
     corpus: DatasetDict, data_args: PretrainingDataArguments, vocab_size: int, args: SentimentTrainingArguments
 ) -> PreTrainedTokenizerBase:
-    """The word-level tokenizer learned on the pretraining reviews (never the held-out or test ones), with `[SEP]`
-    to end each packed review; built once across processes. It cuts a review at its head, at `max_length`, until
-    a classifier run gives it the cut of its own recipe."""
-    texts = corpus["train"]["text"]
-
-    def build() -> PreTrainedTokenizerBase:
-        learned = train_word_tokenizer(
-            texts, vocab_size, data_args.min_frequency, data_args.max_length, sep_token=SEP_TOKEN
-        )
-        return truncating_tokenizer(learned, data_args.max_length, "head", None)
-
-    return build_tokenizer_once(args, build)
+    """The word-level tokenizer (`word_tokenizer`) learned on the pretraining reviews (never the held-out or test
+    ones), with `[SEP]` to end each packed review."""
+    return word_tokenizer(corpus["train"]["text"], data_args, vocab_size, args, sep_token=SEP_TOKEN)
 
 
 def pack_reviews(

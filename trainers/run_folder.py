@@ -10,8 +10,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .approaches import approach_of
-
 RESULTS_FILE = "all_results.json"
 RECIPE_FILE = "training_recipe.yaml"
 CONFIG_FILE = "config.json"
@@ -34,6 +32,9 @@ def unfinished_folder(output_dir: str | Path) -> Path:
 
 def write_recipe(folder: Path, recipe: dict) -> None:
     """`training_recipe.yaml`: the run's arguments, headed by the command that takes them back."""
+    # Imported here: the registry names each approach's model builders, whose training machinery writes run folders.
+    from .approaches import approach_of
+
     header = f"# The arguments of this run. Re-run it: python {approach_of(recipe).script} {RECIPE_FILE}\n"
     (folder / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
 

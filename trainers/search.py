@@ -20,6 +20,7 @@ import psutil
 import yaml
 from transformers import PreTrainedModel, Trainer
 
+from .approaches import APPROACHES, Approach
 from .arguments import read_recipe_file
 
 OBJECTIVE = "eval_accuracy"
@@ -31,10 +32,18 @@ TRIAL_STATES_COUNTED = (
 WORKER_ATTRIBUTE = "worker"
 
 
+# The approaches a search can tune: those of the registry that build a fresh model for each trial.
+SEARCHABLE = tuple(name for name, approach in APPROACHES.items() if approach.searchable)
+
+
 @dataclass
 class SearchArguments:
-    approach: Literal["lstm", "finetune"] = field(
-        default="lstm", metadata={"help": "What to search: the LSTM (scripts/train.py) or a fine-tuned encoder."}
+    approach: Literal[SEARCHABLE] = field(
+        default="lstm",
+        metadata={
+            "help": "What to search: an approach of trainers/approaches.py whose training script takes the best "
+            "recipe (lstm with a pretrained folder searches lstm_pretrained)."
+        },
     )
     search_space: dict | str | None = field(
         default=None,
@@ -80,6 +89,13 @@ class SearchArguments:
                 raise ValueError(f"search_space['{name}'] needs type float, int or categorical, got {spec}.")
         if self.n_trials < 1:
             raise ValueError(f"n_trials must be at least 1, got {self.n_trials}.")
+
+
+def search_argument_classes(approach: Approach) -> tuple[type, ...]:
+    """What a search of `approach` parses: what its training script parses, with the search's own arguments before
+    the training arguments."""
+    *script_arguments, training_arguments = approach.argument_classes
+    return (*script_arguments, SearchArguments, training_arguments)
 
 
 def peek_approach(args: list[str]) -> str:

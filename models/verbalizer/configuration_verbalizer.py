@@ -6,6 +6,8 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from .tokenization_truncation import tokens_kept_from_start
+
 DEFAULT_ID2LABEL = {0: "NEGATIVE", 1: "POSITIVE"}
 DEFAULT_ENCODER = "answerdotai/ModernBERT-base"
 
@@ -99,25 +101,16 @@ class VerbalizerConfig(PreTrainedConfig):
             raise ValueError(
                 f"The `mlm` head needs one label word per class ({self.num_labels}), got {self.label_words}."
             )
-        if self.truncation == "head_tail" and self.head_tokens <= self.leading_special_tokens:
-            raise ValueError(f"`head_tokens` must keep at least one review token, got {self.head_tokens}.")
-        if self.template_token_ids is not None:
-            start = self.head_tokens if self.truncation == "head_tail" else self.leading_special_tokens
-            needed = start + len(self.template_token_ids) + self.trailing_special_tokens
-            if self.max_length <= needed:
-                raise ValueError(
-                    f"`max_length` {self.max_length} leaves no room for the review: the special tokens, the kept "
-                    f"start and the template's {len(self.template_token_ids)} tokens need {needed}."
-                )
+        self.kept_from_start  # refuses a cut that leaves no room for the review
 
     @property
     def kept_from_start(self) -> int:
-        """Tokens kept from the start of a row that is too long; the rest of `max_length` is taken from its end."""
-        if self.truncation == "head":
-            return self.max_length - len(self.template_token_ids or ()) - self.trailing_special_tokens
-        if self.truncation == "tail":
-            return self.leading_special_tokens
-        return self.head_tokens
+        """Tokens kept from the start of a row that is too long; the rest of `max_length` is taken from its end, where
+        the template sits before the trailing special tokens. The rule of the tokenizer saved beside the model."""
+        after_review = len(self.template_token_ids or ()) + self.trailing_special_tokens
+        return tokens_kept_from_start(
+            self.max_length, self.truncation, self.head_tokens, self.leading_special_tokens, after_review
+        )
 
 
 __all__ = ["VerbalizerConfig"]

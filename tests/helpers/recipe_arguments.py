@@ -7,7 +7,6 @@ checks that the recipes still parse to it, so reshaping them (e.g. into overlays
 """
 
 import dataclasses
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from transformers import TrainingArguments
 
 from trainers.approaches import APPROACHES
 from trainers.arguments import parse_recipe
-from trainers.search import peek_approach
+from trainers.search import peek_approach, search_argument_classes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = PROJECT_ROOT / "tests" / "data" / "recipe_arguments.json"
@@ -50,10 +49,7 @@ def argument_types(script: str, recipes: list[str]) -> tuple[type, ...]:
     """The dataclasses `script` parses `recipes` into: those of its approach in the registry (for the search, those
     of the approach its recipe names)."""
     if script == "scripts/search.py":
-        spec = importlib.util.spec_from_file_location("search", PROJECT_ROOT / script)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.argument_types(peek_approach(recipes))
+        return search_argument_classes(APPROACHES[peek_approach(recipes)])
     return next(approach.argument_classes for approach in APPROACHES.values() if approach.script == script)
 
 

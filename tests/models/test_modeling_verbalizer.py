@@ -28,6 +28,7 @@ def test_template_survives_a_5000_word_review(random_modernbert_folder, imdb_spl
     template = model.config.template_token_ids
     ending = template + [tokenizer.sep_token_id]
 
+    assert model.config.kept_from_start == tokenizer.kept_from_start(64)  # one rule for the model and its tokenizer
     ids = tokenizer(review, truncation=True)["input_ids"]  # as `pipeline` calls it
     assert ids[-len(ending) :] == ending
     all_real = torch.ones(1, len(ids), dtype=torch.long)
@@ -135,7 +136,7 @@ def test_bad_label_words_and_templates_stop_with_a_message(random_modernbert_fol
         build_test_verbalizer(
             random_modernbert_folder, head_type="mlm", label_words=[" bad", " unwatchablyoverwrought"]
         )
-    with pytest.raises(ValueError, match="leaves no room for the review"):
+    with pytest.raises(ValueError, match="leaves no room for the text"):
         build_test_verbalizer(random_modernbert_folder, max_length=12, truncation="head_tail", head_tokens=4)
     with pytest.raises(StrictDataclassFieldValidationError, match="head_type"):
         VerbalizerConfig(head_type="svm")

@@ -17,6 +17,7 @@ from trainers.semi_supervised import TRAINING_WEIGHTS_FILE
 from ..conftest import HELPERS, PROJECT_ROOT, TRAIN_SCRIPT, run_without_project
 
 SCRIPT = PROJECT_ROOT / "scripts" / "pretrain_word_vectors.py"
+SEARCH_SCRIPT = PROJECT_ROOT / "scripts" / "search.py"
 RECIPE = PROJECT_ROOT / "configs" / "pretrain" / "word_vectors.yaml"
 SEMI_SUPERVISED_RECIPE = PROJECT_ROOT / "configs" / "lstm_semi_supervised.yaml"
 SMALL = ["--max_train_samples", "300", "--max_unlabeled_samples", "600", "--vocab_size", "3000",
@@ -101,3 +102,35 @@ def test_the_semi_supervised_recipe_starts_from_the_vectors(word_vectors_folder,
         f"error: {word_vectors_folder} holds word vectors and an untrained LSTM: start from its embeddings only "
         "(--pretrained_layers embeddings)."
     )
+
+
+def test_the_semi_supervised_recipe_can_be_searched(word_vectors_folder, imdb_dataset, tmp_path):
+    """The search builds what the registry says: the LSTM from the word vectors (lstm_pretrained), its trials reading
+    the unlabeled reviews as the recipe's model does; what the folder fixes cannot be searched."""
+    common = [sys.executable, str(SEARCH_SCRIPT), str(SEMI_SUPERVISED_RECIPE), "--approach", "lstm_pretrained",
+              "--pretrained_model_name_or_path", str(word_vectors_folder), "--dataset_name", imdb_dataset,
+              "--max_train_samples", "300", "--per_device_unlabeled_batch_size", "8", "--max_length", "128",
+              "--num_train_epochs", "1", "--per_device_train_batch_size", "16", "--n_trials", "2",
+              "--disable_tqdm", "true"]  # fmt: skip
+    space = {
+        "learning_rate": {"type": "float", "low": 1e-3, "high": 5e-3, "log": True},
+        "hidden_size": {"type": "categorical", "choices": [8, 16]},
+    }
+    output_dir = tmp_path / "search"
+    searched = run([*common, "--max_unlabeled_samples", "120", "--search_space", json.dumps(space),
+                    "--output_dir", str(output_dir)])  # fmt: skip
+    assert searched.returncode == 0, searched.stderr[-4000:]
+    summary = json.loads((output_dir / "study_summary.json").read_text())
+    assert (summary["trials"], summary["failed"]) == (2, 0) and set(summary["best_params"]) == set(space)
+    best = yaml.safe_load((output_dir / "best_recipe.yaml").read_text())
+    assert best["pretrained_model_name_or_path"] == str(word_vectors_folder)
+    assert best["pretrained_layers"] == "embeddings" and best["virtual_adversarial_epsilon"] == 5.0
+
+    # The trials read the unlabeled split: asking for more reviews than it has stops the search before any trial.
+    too_many = run([*common, "--max_unlabeled_samples", "10000000", "--search_space", json.dumps(space),
+                    "--output_dir", str(tmp_path / "too-many")])  # fmt: skip
+    assert too_many.returncode == 1
+    assert "Asked for 10000000 reviews of the 'unsupervised' split" in too_many.stderr
+    fixed = {"embedding_dim": {"type": "categorical", "choices": [16, 24]}}
+    refused = run([*common, "--search_space", json.dumps(fixed), "--output_dir", str(tmp_path / "fixed")])
+    assert refused.returncode == 1 and "search_space names ['embedding_dim']" in refused.stderr

@@ -1,11 +1,13 @@
 import subprocess
 import sys
+import typing
 
 import pytest
 import yaml
 
 from trainers.approaches import APPROACHES, approach_of, parse_run_arguments
 from trainers.arguments import SentimentTrainingArguments
+from trainers.search import SEARCHABLE, SearchArguments, search_argument_classes
 
 from ..conftest import PROJECT_ROOT
 
@@ -39,3 +41,18 @@ def test_a_recipe_recorded_for_another_approach_is_refused(tmp_path):
 def test_a_recipe_without_approach_is_named_as_such():
     with pytest.raises(ValueError, match="records no known approach"):
         approach_of({"dataset_name": "stanfordnlp/imdb", "vocab_size": 30000})
+
+
+def test_the_lstm_script_trains_lstm_pretrained_when_given_a_pretrained_folder():
+    recipe = [str(PROJECT_ROOT / APPROACHES["lstm"].recipe)]
+    assert parse_run_arguments("lstm", recipe)[-1]["approach"] == "lstm"
+    given_a_folder = [*recipe, "--pretrained_model_name_or_path", "folder", "--pretrained_layers", "embeddings"]
+    assert parse_run_arguments("lstm", given_a_folder)[-1]["approach"] == "lstm_pretrained"
+
+
+def test_the_search_tunes_the_approaches_that_build_a_model_per_trial_with_their_scripts_arguments():
+    assert SEARCHABLE == ("lstm", "lstm_pretrained", "finetune")
+    assert typing.get_args(SearchArguments.__dataclass_fields__["approach"].type) == SEARCHABLE
+    for name in SEARCHABLE:
+        classes = search_argument_classes(APPROACHES[name])
+        assert set(classes) == {*APPROACHES[name].argument_classes, SearchArguments}

@@ -7,7 +7,8 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from trainers.approaches import base_model_hub_id, base_model_name
+from trainers.approaches import APPROACHES
+from trainers.card_descriptions import DESCRIPTIONS, base_model_hub_id, base_model_name
 from trainers.comparison import measure_folder, summarize
 from trainers.data import load_sentiment_splits
 from trainers.evaluation import hard_case_summary, load_minimal_pairs, load_tricky_reviews, score_hard_cases
@@ -20,6 +21,10 @@ from trainers.model_card import (
 )
 
 from ..conftest import assert_card_lists_versions, installed_versions, run_without_project
+
+
+def test_every_approach_has_its_cards_description():
+    assert set(DESCRIPTIONS) == set(APPROACHES)
 
 
 def test_training_wrote_a_card_whose_metadata_equals_the_metrics_file(trained_lstm_folder):

@@ -52,5 +52,8 @@ def test_an_impossible_cut_is_refused(minilm_path):
     encoder = AutoTokenizer.from_pretrained(minilm_path)
     with pytest.raises(ValueError, match="leaves no room for the text"):
         truncating_tokenizer(encoder, 64, "head_tail", 70)
+    for keeps_nothing_of_one_end in (1, 63):  # [CLS] alone from the start, or [SEP] alone from the end
+        with pytest.raises(ValueError, match="leaves no room for the text"):
+            truncating_tokenizer(encoder, 64, "head_tail", keeps_nothing_of_one_end)
     with pytest.raises(ValueError, match="head_tokens is set with truncation='head_tail' and only then"):
         truncating_tokenizer(encoder, 64, "tail", 8)

@@ -1,11 +1,14 @@
 """Classification metrics as a local `evaluate` module: binary sentiment, or any number of classes.
 
-`evaluate.load("accuracy")` fetches its script from the Hub, which fails offline; this module is loaded by path.
+`evaluate.load("accuracy")` fetches its script from the Hub, which fails offline; this module is loaded by path. The
+figures are computed by trainers/metrics.py, as those of the evaluation report and of the comparison are.
 """
 
 import datasets
 import evaluate
 import numpy as np
+
+from trainers.metrics import label_metrics
 
 _DESCRIPTION = """Accuracy, and precision, recall and F1: of the positive class (label 1) for two classes, their
 macro averages over the classes for more."""
@@ -24,18 +27,6 @@ Examples:
     >>> metric.compute(predictions=[1, 0, 1, 1], references=[1, 0, 0, 1])
     {'accuracy': 0.75, 'precision': 0.6666666666666666, 'recall': 1.0, 'f1': 0.8}
 """
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return float(numerator / denominator) if denominator else 0.0
-
-
-def _class_scores(predictions: np.ndarray, references: np.ndarray, class_id: int) -> tuple[float, float, float]:
-    """Precision, recall and F1 of one class against all others."""
-    true_positives = int(((predictions == class_id) & (references == class_id)).sum())
-    precision = _ratio(true_positives, int((predictions == class_id).sum()))
-    recall = _ratio(true_positives, int((references == class_id).sum()))
-    return precision, recall, _ratio(2 * precision * recall, precision + recall)
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -58,15 +49,4 @@ class SentimentMetrics(evaluate.Metric):
         found = set(np.unique(np.concatenate([predictions, references])).tolist())
         if not found <= set(range(num_classes)):
             raise ValueError(f"sentiment_metrics takes class ids 0 to {num_classes - 1}; found {sorted(found)}.")
-        if num_classes == 2:
-            precision, recall, f1 = _class_scores(predictions, references, 1)
-        else:
-            precision, recall, f1 = np.mean(
-                [_class_scores(predictions, references, class_id) for class_id in range(num_classes)], axis=0
-            ).tolist()
-        return {
-            "accuracy": float((predictions == references).mean()),
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-        }
+        return label_metrics(references, predictions, num_classes)
