@@ -20,8 +20,9 @@ import dataclasses
 import sys
 
 from trainers.arguments import add_dataset_arguments
-from trainers.calibration import calibrate_folder, describe, folder_recipe, run_data_settings
+from trainers.calibration import describe
 from trainers.data import DatasetSource
+from trainers.recalibration import calibrate_folder, folder_recipe, run_data_settings
 from trainers.script_logging import setup_logging
 
 

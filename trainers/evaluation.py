@@ -27,7 +27,8 @@ from matplotlib.figure import Figure  # not pyplot: no global state, no display 
 from sklearn.metrics import confusion_matrix, roc_auc_score
 from transformers.utils import logging
 
-from .metrics import class_scores, label_metrics
+from .figures import plot_reliability_diagram, save_figure
+from .metrics import calibration, class_scores, label_metrics
 
 logger = logging.get_logger(__name__)
 
@@ -142,32 +143,6 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_
         # Rows are true labels, columns predicted labels, both in `label_names` order.
         "confusion_matrix": confusion_matrix(labels, predictions, labels=classes).tolist(),
     }
-
-
-def calibration(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> dict:
-    """Expected calibration error over `bins` equal-width bins of confidence (the top probability), and the bins.
-
-    ECE is the mean over reviews of |accuracy - confidence| of their bin: 0 when a model that says 80% is right
-    80% of the time.
-    """
-    if bins < 1:
-        raise ValueError(f"The number of calibration bins must be at least 1, got {bins}.")
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == np.asarray(labels)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    # Bin i holds confidences in (edges[i], edges[i + 1]]; a confidence of exactly 0 joins the first bin.
-    bin_of = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
-    table, error = [], 0.0
-    for index in range(bins):
-        members = bin_of == index
-        count = int(members.sum())
-        entry = {"lower": float(edges[index]), "upper": float(edges[index + 1]), "count": count}
-        if count:
-            entry["mean_confidence"] = float(confidence[members].mean())
-            entry["accuracy"] = float(correct[members].mean())
-            error += count * abs(entry["accuracy"] - entry["mean_confidence"])
-        table.append(entry)
-    return {"expected_calibration_error": error / len(confidence), "bins": table}
 
 
 def negative_log_likelihood(labels: np.ndarray, probabilities: np.ndarray, floor: float = PROBABILITY_FLOOR) -> float:
@@ -505,38 +480,6 @@ def plot_confusion_matrix(matrix: list[list[int]], label_names: Sequence[str], p
     save_figure(figure, path)
 
 
-def plot_reliability_diagram(calibration_result: dict, path: Path, title: str, before: dict | None = None) -> None:
-    """Accuracy by confidence bin (`calibration`'s bins); with `before`, the bins before temperature scaling too,
-    as outlines."""
-    figure = Figure(figsize=(4.5, 4.5))
-    axes = figure.subplots()
-    series = [(calibration_result, "accuracy in bin" if before is None else "after scaling", {"edgecolor": "black"})]
-    if before is not None:
-        series.append((before, "before scaling", {"fill": False, "edgecolor": "tab:red", "linewidth": 1.5}))
-    for result, label, style in series:
-        filled = [entry for entry in result["bins"] if entry["count"]]
-        width = filled[0]["upper"] - filled[0]["lower"] if filled else 0.1
-        axes.bar(
-            [entry["lower"] for entry in filled],
-            [entry["accuracy"] for entry in filled],
-            width=width,
-            align="edge",
-            label=label,
-            **style,
-        )
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1)
-    axes.set_xlabel("confidence")
-    axes.set_ylabel("accuracy")
-    ece = f"ECE {calibration_result['expected_calibration_error']:.4f}"
-    if before is not None:
-        ece = f"ECE {before['expected_calibration_error']:.4f} before, {ece[4:]} after scaling"
-    axes.set_title(f"{title}\n{ece}")
-    axes.legend(loc="upper left")
-    save_figure(figure, path)
-
-
 def plot_confidence_histogram(confidences: Sequence[float], correct: Sequence[bool], path: Path, title: str) -> None:
     figure = Figure(figsize=(5, 3.5))
     axes = figure.subplots()
@@ -576,11 +519,6 @@ def plot_training_curves(log_history: Sequence[dict], path: Path, title: str) ->
     figure.suptitle(title)
     save_figure(figure, path)
     return True
-
-
-def save_figure(figure: Figure, path: Path) -> None:
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
 
 
 def write_report(report: dict, output_dir: str | Path, title: str, log_history: Sequence[dict] | None = None) -> dict:

@@ -12,9 +12,10 @@ import pytest
 from safetensors.torch import load_file
 from transformers import pipeline
 
-from trainers.calibration import fit_temperature, model_logits, negative_log_likelihood, softmax
+from trainers.calibration import fit_temperature, negative_log_likelihood, softmax
 from trainers.data import load_sentiment_splits
 from trainers.inference import load_predictor
+from trainers.recalibration import model_logits
 from trainers.run_folder import (
     CALIBRATION_DIAGRAM_FILE,
     TEST_PREDICTIONS_FILE,

@@ -31,12 +31,13 @@ from trainers.calibration import (
     negative_log_likelihood,
     recorded_temperature,
     rescale_probabilities,
-    run_data_settings,
     scale_layer,
     softmax,
 )
 from trainers.data import DatasetSource
-from trainers.evaluation import calibration, evaluation_report, write_report
+from trainers.evaluation import evaluation_report, write_report
+from trainers.metrics import calibration
+from trainers.recalibration import run_data_settings
 from trainers.run_folder import CALIBRATION_DIAGRAM_FILE
 from trainers.tokenizer import train_word_tokenizer
 from trainers.training import build_trainer, logits_of, predict_in_order, tokenize_splits
