@@ -3,7 +3,8 @@
 #   make train DATASET=path/to/imdb      (DATASET defaults to the Hub id stanfordnlp/imdb)
 #   make test IMDB_DATASET=path/to/imdb MINILM_PATH=path/to/all-MiniLM-L6-v2 SST2_DATASET=path/to/sst2 \
 #       TWEET_DATASET=path/to/tweet_eval_sentiment
-#   make style   (formats and fixes what the linter can)   make check   (fails on any format or lint finding)
+#   make style   (formats and fixes what the linter can)
+#   make check   (fails on any format or lint finding, or on an import against the packages' layers: pyproject.toml)
 PYTHON ?= python3
 VENV ?= .venv
 # A CPU build of PyTorch; GPU users set e.g. TORCH="torch --index-url https://download.pytorch.org/whl/cu126".
@@ -51,3 +52,4 @@ style: setup
 check: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports

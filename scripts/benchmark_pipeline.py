@@ -6,7 +6,7 @@
 
 Rows: `pipeline("sentiment-analysis")` called on the list of reviews with batch size 1 and `--batch_size`, then for
 each of `--backends` (PyTorch, ONNX Runtime on the folder's float or int8 export) the project's predictor
-(`trainers.inference`, as `predict.py`, `serve.py` and the demo use it) and the model alone: the reviews tokenized
+(`inference.predictor`, as `predict.py`, `serve.py` and the demo use it) and the model alone: the reviews tokenized
 in one call, then forward passes over length-sorted batches of `--sorted_batch_size` with nothing else around them
 (the ceiling every door is compared with). Each row gives reviews/s, its ratio to the sorted model alone on the
 first backend, and the accuracy of its labels, which must be the same for every row but int8's (the same reviews
@@ -22,9 +22,9 @@ import time
 import torch
 from transformers import pipeline
 
-from trainers.batching import length_sorted_batches
+from inference.batching import length_sorted_batches
+from inference.predictor import BACKENDS, SentimentPredictor, load_predictor
 from trainers.data import DEFAULT_DATASET, load_sentiment_splits
-from trainers.inference import BACKENDS, SentimentPredictor, load_predictor
 from trainers.script_logging import setup_logging
 
 

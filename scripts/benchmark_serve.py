@@ -25,8 +25,9 @@ from urllib.parse import urlparse
 import httpx
 from datasets import load_dataset
 
+from inference.server_process import free_loopback_port, running_server
+from inference.serving import API_KEY_HEADER, API_KEYS_VARIABLE, read_api_keys
 from trainers.script_logging import setup_logging
-from trainers.serving import API_KEY_HEADER, API_KEYS_VARIABLE, free_loopback_port, read_api_keys, running_server
 
 SERVE_SCRIPT = Path(__file__).with_name("serve.py")
 

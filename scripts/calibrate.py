@@ -19,10 +19,10 @@ import argparse
 import dataclasses
 import sys
 
+from model_cards.recalibration import calibrate_folder, folder_recipe, run_data_settings
 from trainers.arguments import add_dataset_arguments
 from trainers.calibration import describe
 from trainers.data import DatasetSource
-from trainers.recalibration import calibrate_folder, folder_recipe, run_data_settings
 from trainers.script_logging import setup_logging
 
 

@@ -7,7 +7,7 @@
         --base_model lstm_pretrained=outputs/lstm-imdb-pretrained
 
 The approaches and their default recipes are those of trainers/approaches.py, the baselines those of
-trainers/baseline.py: `tfidf` (TF-IDF bigrams, compared by default) and `nbsvm` (NB-weighted 1-3-grams, compared
+evaluation/baselines.py: `tfidf` (TF-IDF bigrams, compared by default) and `nbsvm` (NB-weighted 1-3-grams, compared
 when asked: --approaches lstm tfidf nbsvm). `--recipe NAME=FILE` replaces an approach's recipe,
 `--base_model NAME=MODEL` sets the model it starts from (the verbalizer's encoder, the encoder to fine-tune, the
 pretraining folder of lstm_pretrained, which has no default).
@@ -38,10 +38,8 @@ from pathlib import Path
 import torch
 from transformers.utils import logging
 
-from trainers.approaches import APPROACHES
-from trainers.arguments import add_dataset_arguments, dataset_command_line, dataset_source, read_recipe_file
-from trainers.baseline import BASELINES
-from trainers.comparison import (
+from evaluation.baselines import BASELINES
+from evaluation.comparison import (
     Row,
     comparison_markdown,
     measure_baseline,
@@ -49,8 +47,10 @@ from trainers.comparison import (
     summarize,
     train_run,
 )
+from inference.predictor import parse_model_specs
+from trainers.approaches import APPROACHES
+from trainers.arguments import add_dataset_arguments, dataset_command_line, dataset_source, read_recipe_file
 from trainers.data import DEFAULT_VALIDATION_FRACTION, load_sentiment_splits
-from trainers.inference import parse_model_specs
 from trainers.script_logging import setup_logging
 
 logger = logging.get_logger(__name__)

@@ -32,11 +32,11 @@ from pathlib import Path
 
 from transformers.utils import logging
 
+from evaluation.model_evaluation import SPLITS, EvaluationOptions, evaluate_model, summary_line, training_log_history
+from evaluation.report import MINIMAL_PAIRS_FILE, TRICKY_REVIEWS_FILE, write_report
+from inference.predictor import BACKEND_HELP, BACKENDS
 from trainers.arguments import add_dataset_arguments, dataset_source
 from trainers.data import DEFAULT_VALIDATION_FRACTION
-from trainers.evaluation import MINIMAL_PAIRS_FILE, TRICKY_REVIEWS_FILE, write_report
-from trainers.inference import BACKEND_HELP, BACKENDS
-from trainers.model_evaluation import SPLITS, EvaluationOptions, evaluate_model, summary_line, training_log_history
 from trainers.script_logging import setup_logging
 
 logger = logging.get_logger(__name__)

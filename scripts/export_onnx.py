@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from trainers.onnx_export import export_onnx
+from inference.onnx_export import export_onnx
 from trainers.script_logging import setup_logging
 
 

@@ -12,10 +12,10 @@ training arguments like any other. `--help` lists all arguments.
 
 import sys
 
+from inference.sources import SourceError, not_found
+from model_cards.publishing import start_run, train_and_finish
 from trainers.approaches import approach_of, arguments_by_class, parse_run_arguments
-from trainers.run import start_run, train_and_finish
 from trainers.script_logging import setup_logging
-from trainers.sources import SourceError, not_found
 from trainers.training import tokenize_splits
 
 

@@ -15,9 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from trainers.inference import parse_model_specs
+from inference.predictor import parse_model_specs
+from model_cards.space import TORCH_CPU_INDEX, make_space
 from trainers.script_logging import setup_logging
-from trainers.space import TORCH_CPU_INDEX, make_space
 
 
 def parse_arguments(args: list[str] | None) -> argparse.Namespace:

@@ -24,8 +24,8 @@ block of rows, and writes the records in input order.
 import argparse
 import sys
 
-from trainers.inference import BACKEND_HELP, BACKENDS, INPUT_FORMATS, OUTPUT_FORMATS, InputError
-from trainers.labelling import label_to_output, labelling_processes
+from inference.labelling import label_to_output, labelling_processes
+from inference.predictor import BACKEND_HELP, BACKENDS, INPUT_FORMATS, OUTPUT_FORMATS, InputError
 from trainers.script_logging import setup_logging
 
 

@@ -12,6 +12,7 @@ each epoch; the folder keeps the checkpoint with the lowest.
 
 from transformers import set_seed
 
+from model_cards.publishing import check_run, finish_run
 from models import LSTMForPreTraining
 from trainers.approaches import parse_run_arguments
 from trainers.builders import lstm_builder
@@ -23,7 +24,6 @@ from trainers.pretraining import (
     pretrain_and_save,
     pretraining_tokenizer,
 )
-from trainers.run import check_run, finish_run
 from trainers.script_logging import setup_logging
 
 

@@ -14,9 +14,9 @@ import sys
 
 from transformers import set_seed
 
+from model_cards.publishing import check_run, finish_run
 from trainers.approaches import parse_run_arguments
 from trainers.pretraining import load_pretraining_corpus, pretraining_tokenizer
-from trainers.run import check_run, finish_run
 from trainers.script_logging import setup_logging
 from trainers.word_vectors import save_word_vectors, train_word_vectors
 

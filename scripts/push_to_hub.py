@@ -13,10 +13,10 @@ import sys
 
 from transformers.utils import logging
 
-from trainers.hub import ACCESS_TIMEOUT_SECONDS, HubAccessError, files_to_upload, publish
-from trainers.model_card import write_model_card
+from inference.sources import check_model_folder
+from model_cards.hub import ACCESS_TIMEOUT_SECONDS, HubAccessError, files_to_upload, publish
+from model_cards.model_card import write_model_card
 from trainers.script_logging import setup_logging
-from trainers.sources import check_model_folder
 
 logger = logging.get_logger(__name__)
 

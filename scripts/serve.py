@@ -20,9 +20,9 @@ import sys
 
 import uvicorn
 
-from trainers.inference import BACKEND_HELP, BACKENDS, load_predictor, parse_model_specs
+from inference.predictor import BACKEND_HELP, BACKENDS, load_predictor, parse_model_specs
+from inference.serving import API_KEY_HEADER, API_KEYS_VARIABLE, ServingLimits, create_app, read_api_keys
 from trainers.script_logging import setup_logging
-from trainers.serving import API_KEY_HEADER, API_KEYS_VARIABLE, ServingLimits, create_app, read_api_keys
 
 
 def parse_arguments(args: list[str] | None) -> argparse.Namespace:

@@ -11,8 +11,9 @@ With `--push_to_hub --hub_model_id user/name`, the folder is published at the en
 
 import sys
 
+from model_cards.publishing import start_run, train_and_finish
 from trainers.approaches import approach_of, arguments_by_class, parse_run_arguments
-from trainers.run import start_run, train_and_finish, unlabeled_reviews_for
+from trainers.run import unlabeled_reviews_for
 from trainers.script_logging import setup_logging
 from trainers.training import tokenize_splits
 

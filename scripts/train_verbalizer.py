@@ -15,12 +15,12 @@ import sys
 
 from transformers import default_data_collator
 
+from inference.sources import check_model_folder
+from model_cards.publishing import finish_run, start_run
 from trainers.approaches import parse_run_arguments
 from trainers.data import class_names, label_config
 from trainers.features import build_verbalizer, encode_splits
-from trainers.run import finish_run, start_run
 from trainers.script_logging import setup_logging
-from trainers.sources import check_model_folder
 from trainers.training import build_trainer, train_and_evaluate
 
 

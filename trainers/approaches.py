@@ -5,7 +5,7 @@ classifier, and whether `scripts/compare.py` trains it by default. The scripts a
 
 Every run records its approach (`approach:` in `training_recipe.yaml`): the card, the recipe's header and the
 comparison read it there instead of guessing from the recipe's keys. Adding an approach is one entry in `APPROACHES`,
-plus its model code, its script, its recipes and what its model card says of it (trainers/card_descriptions.py).
+plus its model code, its script, its recipes and what its model card says of it (model_cards/card_descriptions.py).
 """
 
 from collections.abc import Callable, Iterable, Mapping

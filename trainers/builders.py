@@ -19,6 +19,7 @@ from transformers import (
     TrainingArguments,
 )
 
+from inference.sources import check_model_folder
 from models import LSTMForSequenceClassification, LSTMModel, LSTMSentimentConfig, TruncatingTokenizer
 
 from .arguments import (
@@ -30,7 +31,6 @@ from .arguments import (
     SentimentTrainingArguments,
 )
 from .data import class_names, label_config
-from .sources import check_model_folder
 from .tokenizer import train_word_tokenizer, truncating_tokenizer
 from .training import build_tokenizer_once
 

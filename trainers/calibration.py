@@ -107,7 +107,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, bounds: tuple[float,
 
 def calibration_figures(logits: np.ndarray, labels: np.ndarray, temperature: float, bins: int = 10) -> dict:
     """Validation NLL and ECE before and after dividing the logits by `temperature`, with the reliability bins of
-    each (`trainers.evaluation.calibration`)."""
+    each (`evaluation.report.calibration`)."""
     logits = np.asarray(logits, dtype=np.float64)
     before = calibration(labels, softmax(logits), bins)
     after = calibration(labels, softmax(logits / temperature), bins)

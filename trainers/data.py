@@ -16,7 +16,7 @@ from pathlib import Path
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, load_dataset
 from datasets.exceptions import DatasetBuildError
 
-from .sources import not_found
+from inference.sources import not_found
 
 logger = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from datasets import Dataset, DatasetDict
 from tokenizers import Tokenizer, processors
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast, TrainingArguments
 
+from inference.batching import length_sorted_batches
 from models import TruncatingTokenizer, VerbalizerConfig, VerbalizerForSequenceClassification
 from models.tokenization_truncation import special_token_layout
 
-from .batching import length_sorted_batches
 from .tokenizer import SPECIAL_TOKEN_NAMES, truncating_tokenizer
 
 TEMPLATE_TOKEN_NAME = "<verbalizer-template>"

@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # importing it imports torch, which the ONNX backend's script
     from transformers import TrainingArguments
 
 # The project's loggers: its modules' (`get_logger(__name__)`), and a script's own, named `__main__` when run.
-PROJECT_LOGGERS = ("trainers", "scripts", "__main__")
+PROJECT_LOGGERS = ("inference", "trainers", "evaluation", "model_cards", "scripts", "__main__")
 
 
 def setup_logging(args: "TrainingArguments | None" = None) -> None:

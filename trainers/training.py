@@ -23,9 +23,9 @@ from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_callback import TrainerState
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, PredictionOutput, sort_checkpoints
 
+from inference.batching import length_order, restore_order
 from models import TruncatingTokenizer
 
-from .batching import length_order, restore_order
 from .calibration import calibrate_trainer
 from .run_folder import (
     TEST_PREDICTIONS_FILE,

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from trainers.serving import free_loopback_port
+from inference.server_process import free_loopback_port
 
 from ..conftest import PROJECT_ROOT
 

@@ -12,16 +12,16 @@ import pytest
 from safetensors.torch import load_file
 from transformers import pipeline
 
+from inference.predictor import load_predictor
+from inference.torch_runtime import load_torch_model
+from model_cards.recalibration import model_logits
 from trainers.calibration import fit_temperature, negative_log_likelihood, softmax
 from trainers.data import load_sentiment_splits
-from trainers.inference import load_predictor
-from trainers.recalibration import model_logits
 from trainers.run_folder import (
     CALIBRATION_DIAGRAM_FILE,
     TEST_PREDICTIONS_FILE,
     read_predictions,
 )
-from trainers.torch_runtime import load_torch_model
 
 from ..conftest import (
     HELPERS,

@@ -2,10 +2,10 @@ import json
 import subprocess
 import sys
 
-from trainers.baseline import train_baseline
-from trainers.comparison import COLUMNS, markdown_table
+from evaluation.baselines import train_baseline
+from evaluation.comparison import COLUMNS, markdown_table
+from evaluation.report import load_minimal_pairs, score_hard_cases
 from trainers.data import DEFAULT_VALIDATION_FRACTION, load_sentiment_splits
-from trainers.evaluation import load_minimal_pairs, score_hard_cases
 
 from ..conftest import IMDB_CLASSES, PROJECT_ROOT
 

@@ -6,8 +6,8 @@ import sys
 import pytest
 from matplotlib.image import imread
 
-from trainers.evaluation import MINIMAL_PAIRS_FILE, score_hard_cases
-from trainers.inference import load_predictor
+from evaluation.report import MINIMAL_PAIRS_FILE, score_hard_cases
+from inference.predictor import load_predictor
 
 from ..conftest import PROJECT_ROOT
 

@@ -16,10 +16,10 @@ import httpx
 import numpy as np
 import pytest
 
+from inference.predictor import load_predictor
+from inference.server_process import free_loopback_port, running_server
 from trainers.data import load_sentiment_splits
-from trainers.inference import load_predictor
 from trainers.run_folder import TEST_PREDICTIONS_FILE, read_predictions
-from trainers.serving import free_loopback_port, running_server
 
 from ..conftest import HELPERS, PROJECT_ROOT, run_without_project
 

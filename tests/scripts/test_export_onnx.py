@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainers.inference import load_predictor
+from inference.predictor import load_predictor
 
 from ..conftest import EXPORT_ONNX_SCRIPT, HELPERS, PROJECT_ROOT, exported_to_onnx, run_without_project
 

@@ -26,9 +26,10 @@ import torch
 from fastapi.testclient import TestClient
 from transformers import AutoConfig, AutoTokenizer, pipeline
 
+from inference.predictor import SentimentPredictor, UnencodableReviewError, load_predictor
+from inference.server_process import free_loopback_port, running_server
+from inference.serving import MicroBatcher, ServingLimits, create_app
 from models import LSTMForSequenceClassification
-from trainers.inference import SentimentPredictor, UnencodableReviewError, load_predictor
-from trainers.serving import MicroBatcher, ServingLimits, create_app, free_loopback_port, running_server
 
 from ..conftest import IMDB_CLASSES, PROJECT_ROOT, pipeline_scores
 
@@ -395,7 +396,7 @@ def test_only_the_failing_requests_of_a_shared_pass_get_errors(lstm_predictor, i
     }
     assert (broken.status_code, broken.headers["content-type"]) == (500, "application/json")
     assert broken.json() == {"detail": "Internal server error (RuntimeError); the server logged it."}
-    (logged,) = [record for record in caplog.records if record.name == "trainers.serving"]
+    (logged,) = [record for record in caplog.records if record.name == "inference.serving"]
     assert logged.levelno == logging.ERROR and logged.getMessage() == "POST /predict failed"
     assert logged.exc_info[0] is RuntimeError and "Traceback" in caplog.text
 

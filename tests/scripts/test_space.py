@@ -15,7 +15,7 @@ from importlib.metadata import version
 import pytest
 import yaml
 
-from trainers.serving import free_loopback_port, running_server
+from inference.server_process import free_loopback_port, running_server
 
 from ..conftest import PROJECT_ROOT, pipeline_scores
 from .conftest import save_screenshot, shown_result

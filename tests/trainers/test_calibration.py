@@ -18,6 +18,8 @@ from transformers import (
 )
 
 import trainers.calibration as calibration_module
+from evaluation.report import evaluation_report, write_report
+from model_cards.recalibration import run_data_settings
 from models import LSTMForSequenceClassification, LSTMSentimentConfig
 from trainers.arguments import SentimentTrainingArguments
 from trainers.calibration import (
@@ -35,9 +37,7 @@ from trainers.calibration import (
     softmax,
 )
 from trainers.data import DatasetSource
-from trainers.evaluation import evaluation_report, write_report
 from trainers.metrics import calibration
-from trainers.recalibration import run_data_settings
 from trainers.run_folder import CALIBRATION_DIAGRAM_FILE
 from trainers.tokenizer import train_word_tokenizer
 from trainers.training import build_trainer, logits_of, predict_in_order, tokenize_splits

@@ -38,4 +38,4 @@ def test_the_main_process_logs_at_info_and_the_others_at_warning(tmp_path):
 
 def test_scripts_without_training_arguments_log_their_own_messages_at_info():
     setup_logging()
-    assert logging.getLogger("trainers.comparison").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("evaluation.comparison").getEffectiveLevel() == logging.INFO

@@ -15,8 +15,10 @@ from huggingface_hub import ModelCard
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from .batching import length_sorted_batches
-from .calibration import (
+from inference.batching import length_sorted_batches
+from inference.sources import check_model_folder
+from inference.torch_runtime import TorchClassifier, load_torch_model
+from trainers.calibration import (
     CHECK_ATOL,
     CHECK_RTOL,
     CHECKED_ROWS,
@@ -31,7 +33,7 @@ from .calibration import (
     result_entries,
     save_reliability_diagram,
 )
-from .data import (
+from trainers.data import (
     DATA_FILE_FIELDS,
     DATASET_FIELDS,
     DEFAULT_VALIDATION_FRACTION,
@@ -39,8 +41,7 @@ from .data import (
     class_names,
     load_sentiment_splits,
 )
-from .model_card import write_model_card
-from .run_folder import (
+from trainers.run_folder import (
     CALIBRATION_DIAGRAM_FILE,
     CALIBRATION_TEMPERATURE_KEY,
     CARD_FILE,
@@ -53,8 +54,8 @@ from .run_folder import (
     write_predictions,
     write_results,
 )
-from .sources import check_model_folder
-from .torch_runtime import TorchClassifier, load_torch_model
+
+from .model_card import write_model_card
 
 WEIGHTS_FILE, WEIGHTS_INDEX_FILE = "model.safetensors", "model.safetensors.index.json"
 

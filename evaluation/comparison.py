@@ -22,13 +22,13 @@ import numpy as np
 from datasets import DatasetDict
 from transformers.utils import logging
 
+from inference.predictor import SentimentPredictor, load_predictor
 from models import VerbalizerConfig
+from trainers.data import class_names
+from trainers.run_folder import CONFIG_FILE, TEST_PREDICTIONS_FILE, is_finished, read_predictions, read_results
 
-from .baseline import train_baseline
-from .data import class_names
-from .evaluation import classification_metrics, load_minimal_pairs, match_labels, score_hard_cases, to_dataset_classes
-from .inference import SentimentPredictor, load_predictor
-from .run_folder import CONFIG_FILE, TEST_PREDICTIONS_FILE, is_finished, read_predictions, read_results
+from .baselines import train_baseline
+from .report import classification_metrics, load_minimal_pairs, match_labels, score_hard_cases, to_dataset_classes
 
 logger = logging.get_logger(__name__)
 

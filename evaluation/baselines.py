@@ -25,7 +25,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from .tokenizer import WORD_OR_PUNCTUATION
+from trainers.tokenizer import WORD_OR_PUNCTUATION
 
 
 def normalise(text: str) -> str:

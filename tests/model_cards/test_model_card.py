@@ -7,18 +7,18 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from trainers.approaches import APPROACHES
-from trainers.card_descriptions import DESCRIPTIONS, base_model_hub_id, base_model_name
-from trainers.comparison import measure_folder, summarize
-from trainers.data import load_sentiment_splits
-from trainers.evaluation import hard_case_summary, load_minimal_pairs, load_tricky_reviews, score_hard_cases
-from trainers.inference import load_predictor
-from trainers.model_card import (
+from evaluation.comparison import measure_folder, summarize
+from evaluation.report import hard_case_summary, load_minimal_pairs, load_tricky_reviews, score_hard_cases
+from inference.predictor import load_predictor
+from model_cards.card_descriptions import DESCRIPTIONS, base_model_hub_id, base_model_name
+from model_cards.model_card import (
     build_model_card,
     dataset_hub_id,
     validate_model_card,
     write_model_card,
 )
+from trainers.approaches import APPROACHES
+from trainers.data import load_sentiment_splits
 
 from ..conftest import assert_card_lists_versions, installed_versions, run_without_project
 

@@ -23,8 +23,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 import models  # noqa: F401  (registers the project's models with the Auto classes)
 
-from .inference import SentimentPredictor
 from .onnx_runtime import NUM_PARAMETERS_KEY, OnnxClassifier, onnx_file
+from .predictor import SentimentPredictor
 from .sources import check_model_folder
 from .torch_runtime import TorchClassifier
 

@@ -1,4 +1,4 @@
-"""Running a model folder with PyTorch: the `torch` backend of the predictor (`trainers/inference.py`).
+"""Running a model folder with PyTorch: the `torch` backend of the predictor (`inference/predictor.py`).
 
 Kept apart from `inference.py` so that a process using the `onnx` backend never imports torch.
 """

@@ -1,13 +1,15 @@
 from importlib.metadata import version
 from pathlib import Path
 
-from trainers.space import DEMO_SCRIPT, TORCH_CPU_INDEX, project_modules, requirements
+from model_cards.space import DEMO_MODULE, TORCH_CPU_INDEX, project_modules, requirements
 
 
 def test_the_space_carries_the_modules_the_demo_imports_and_no_others():
-    modules = project_modules(DEMO_SCRIPT)
-    assert {Path("trainers/__init__.py"), Path("trainers/inference.py"), Path("trainers/sources.py")} <= set(modules)
-    assert Path("trainers/training.py") not in modules and Path("trainers/search.py") not in modules
+    modules = project_modules(DEMO_MODULE)
+    assert {Path("inference/__init__.py"), Path("inference/predictor.py"), Path("inference/sources.py")} <= set(
+        modules
+    )
+    assert not any(module.parts[0] in ("trainers", "evaluation", "model_cards") for module in modules)
     assert not any(module.parts[0] == "models" for module in modules), "model folders ship their own code"
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .approaches import approach_of
+from evaluation.comparison import comparison_markdown, read_comparison
+from evaluation.report import hard_cases_markdown
+from inference.onnx_runtime import ONNX_FILES, onnx_file
+from trainers.approaches import approach_of
+from trainers.data import DATA_FILE_FIELDS, DEFAULT_DATASET
+from trainers.run_folder import CALIBRATION_DIAGRAM_FILE, CALIBRATION_METRICS_KEY, CARD_FILE, read_run
+
 from .card_descriptions import base_model_hub_id, describe_architecture, describe_cut, is_pretraining, is_word_vectors
-from .comparison import comparison_markdown, read_comparison
-from .data import DATA_FILE_FIELDS, DEFAULT_DATASET
-from .evaluation import hard_cases_markdown
-from .onnx_runtime import ONNX_FILES, onnx_file
-from .run_folder import CALIBRATION_DIAGRAM_FILE, CALIBRATION_METRICS_KEY, CARD_FILE, read_run
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
 PRETRAINING_TEMPLATE = files("model_cards") / "pretraining_card_template.md"

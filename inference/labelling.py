@@ -18,7 +18,7 @@ from itertools import chain, islice
 
 from tqdm.auto import tqdm
 
-from .inference import (
+from .predictor import (
     OUTPUT_FORMATS,
     InputError,
     SentimentPredictor,

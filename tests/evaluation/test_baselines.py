@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 from datasets import DatasetDict
 
-from trainers.baseline import (
+from evaluation.baselines import (
     BASELINES,
     NBLogisticRegression,
     log_count_ratio,
     ngram_presence_vectorizer,
     train_baseline,
 )
-from trainers.comparison import measure_baseline
+from evaluation.comparison import measure_baseline
 from trainers.data import load_sentiment_splits
 
 # Three positive and two negative reviews; "good" occurs twice in the first, which must count once.

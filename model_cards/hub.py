@@ -8,7 +8,7 @@ from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 from transformers import TrainingArguments
 
-from .run_folder import RECIPE_FILE, UNFINISHED_DIR
+from trainers.run_folder import RECIPE_FILE, UNFINISHED_DIR
 
 # The Trainer's resumable checkpoints and a run still in progress stay local; pickles never leave the machine; the
 # run's recipe holds paths of the training machine, and the model card shows it without them.

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .calibration import folder_temperature, rescale_probabilities
-from .data import DEFAULT_VALIDATION_FRACTION, DatasetSource, class_names, load_sentiment_splits
-from .evaluation import (
+from inference.predictor import load_predictor
+from trainers.calibration import folder_temperature, rescale_probabilities
+from trainers.data import DEFAULT_VALIDATION_FRACTION, DatasetSource, class_names, load_sentiment_splits
+from trainers.run_folder import read_predictions
+
+from .report import (
     MINIMAL_PAIRS_FILE,
     TRICKY_REVIEWS_FILE,
     decimal,
@@ -23,8 +26,6 @@ from .evaluation import (
     score_hard_cases,
     to_dataset_classes,
 )
-from .inference import load_predictor
-from .run_folder import read_predictions
 
 SPLITS = ("test", "validation", "train")
 

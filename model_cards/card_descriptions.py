@@ -1,10 +1,10 @@
 """What a model card says of the model in prose, from the folder's `config.json` and `training_recipe.yaml`: its
 architecture (one description per approach of trainers/approaches.py), the model it started from, and how it cuts a
-long review. trainers/model_card.py puts it in the card."""
+long review. model_cards/model_card.py puts it in the card."""
 
 from pathlib import Path
 
-from .approaches import approach_of
+from trainers.approaches import approach_of
 
 PRETRAINING_ARCHITECTURE = "LSTMForPreTraining"
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainers.inference import (
+from inference.predictor import (
     InputError,
     format_from_suffix,
     iter_reviews,

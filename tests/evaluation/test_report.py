@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from trainers.evaluation import (
+from evaluation.report import (
     MINIMAL_PAIRS_FILE,
     accuracy_by_length,
     calibration,

@@ -27,8 +27,8 @@ from matplotlib.figure import Figure  # not pyplot: no global state, no display 
 from sklearn.metrics import confusion_matrix, roc_auc_score
 from transformers.utils import logging
 
-from .figures import plot_reliability_diagram, save_figure
-from .metrics import calibration, class_scores, label_metrics
+from trainers.figures import plot_reliability_diagram, save_figure
+from trainers.metrics import calibration, class_scores, label_metrics
 
 logger = logging.get_logger(__name__)
 

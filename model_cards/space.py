@@ -1,6 +1,6 @@
 """A Hugging Face Space of the demo, written as a folder that runs from itself alone (`scripts/make_space.py`).
 
-The project is not on PyPI, so the Space carries the code the demo runs: `demo.py` and the project modules it
+The project is not on PyPI, so the Space carries the code the demo runs: `inference/demo.py` and the project modules it
 imports, found by following its imports (not the training machinery, which would bring optuna, scikit-learn and
 more). Model folders are copied in as they would be published to the Hub (no checkpoints or pickles); Hub ids are
 loaded from the Hub when the Space starts and listed in its metadata. `requirements.txt` pins, to the versions
@@ -10,9 +10,8 @@ would bring gigabytes of CUDA libraries).
 
     space/
       README.md           the Space's metadata (YAML: sdk gradio, sdk_version, app_file, models, tags...)
-      app.py              runs demo.py over the models named
-      demo.py             scripts/demo.py
-      trainers/           the project modules demo.py imports
+      app.py              runs the demo (inference/demo.py) over the models named
+      inference/          the demo and the project modules it imports
       model_folders/NAME  each model given as a folder
       requirements.txt
 """
@@ -28,11 +27,12 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from inference.sources import SourceError, check_model_folder
+
 from .hub import files_to_upload
-from .sources import SourceError, check_model_folder
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEMO_SCRIPT = PROJECT_ROOT / "scripts" / "demo.py"
+DEMO_MODULE = PROJECT_ROOT / "inference" / "demo.py"
 MODEL_FOLDERS = "model_folders"
 # A Space's free hardware is a CPU: its PyTorch wheels are a fraction of the size of PyPI's CUDA build.
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -56,8 +56,7 @@ def make_space(models: dict[str, str], output_dir: Path, title: str, torch_index
         if Path(model).is_dir():
             for file in files_to_upload(model):
                 copy_file(Path(model) / file, output_dir / MODEL_FOLDERS / name / file)
-    copy_file(DEMO_SCRIPT, output_dir / "demo.py")
-    for module in project_modules(DEMO_SCRIPT):
+    for module in [DEMO_MODULE.relative_to(PROJECT_ROOT), *project_modules(DEMO_MODULE)]:
         copy_file(PROJECT_ROOT / module, output_dir / module)
     (output_dir / "app.py").write_text(app_source(sources))
     (output_dir / "requirements.txt").write_text(requirements(output_dir, torch_index_url))
@@ -149,11 +148,12 @@ def app_source(sources: dict[str, str | Path]) -> str:
         for name, source in sources.items()
     )
     return f'''"""The Space's entry point, written by scripts/make_space.py of the imdb-sentiment project: its Gradio demo
-(demo.py, with the project code it runs in trainers/) over the models below, folders of this Space or Hub ids."""
+(inference/demo.py, with the project code it runs) over the models below, folders of this Space or Hub ids. Gradio's
+variables (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT) set where it listens."""
 
 from pathlib import Path
 
-from demo import main
+from inference.demo import build_demo, load_predictors
 
 SPACE = Path(__file__).resolve().parent
 MODELS = [
@@ -161,7 +161,7 @@ MODELS = [
 ]
 
 if __name__ == "__main__":
-    main([argument for name, model in MODELS for argument in ("--model", f"{{name}}={{model}}")])
+    build_demo(load_predictors([f"{{name}}={{model}}" for name, model in MODELS])).launch()
 '''
 
 

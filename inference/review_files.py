@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO
 
-from .inference import INPUT_FORMATS, InputError, check_reviews, format_from_suffix, iter_reviews, read_reviews
+from .predictor import INPUT_FORMATS, InputError, check_reviews, format_from_suffix, iter_reviews, read_reviews
 
 
 def review_source(
