@@ -20,7 +20,7 @@ from trainers.training import tokenize_splits
 
 def main(args: list[str] | None = None) -> dict:
     *arguments, recipe = parse_run_arguments("lstm", args)  # lstm_pretrained, given a pretrained folder
-    data_args, training_args = arguments[0], arguments[-1]
+    data_args, _, _, _, training_args = arguments
     setup_logging(training_args)
     splits, push_to_hub = start_run(data_args, training_args, recipe)
     try:

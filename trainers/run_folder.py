@@ -32,7 +32,8 @@ def unfinished_folder(output_dir: str | Path) -> Path:
 
 def write_recipe(folder: Path, recipe: dict) -> None:
     """`training_recipe.yaml`: the run's arguments, headed by the command that takes them back."""
-    # Imported here: the registry names each approach's model builders, whose training machinery writes run folders.
+    # Imported here, not at the top: the registry imports the model builders, whose training machinery imports this
+    # module.
     from .approaches import approach_of
 
     header = f"# The arguments of this run. Re-run it: python {approach_of(recipe).script} {RECIPE_FILE}\n"
