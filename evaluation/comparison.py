@@ -19,15 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from datasets import DatasetDict
 from transformers.utils import logging
 
-from inference.predictor import SentimentPredictor, load_predictor
+from inference.predictor import SentimentPredictor, load_predictor, parse_model_specs
 from models import VerbalizerConfig
-from trainers.data import class_names
+from trainers.approaches import APPROACHES
+from trainers.arguments import dataset_command_line, read_recipe_file
+from trainers.data import DEFAULT_VALIDATION_FRACTION, class_names, load_sentiment_splits
 from trainers.run_folder import CONFIG_FILE, TEST_PREDICTIONS_FILE, is_finished, read_predictions, read_results
 
-from .baselines import train_baseline
+from .baselines import BASELINES, train_baseline
 from .report import classification_metrics, load_minimal_pairs, match_labels, score_hard_cases, to_dataset_classes
 
 logger = logging.get_logger(__name__)
@@ -50,6 +53,14 @@ COLUMNS = (
 )
 # A column a summary lacks (a comparison.json written before the column existed) shows as "—".
 NO_VALUE = {"mean": None, "std": None}
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The classifiers of the registry (not word vectors or a language model), then the baselines, trained in process.
+TRAINED = [name for name, approach in APPROACHES.items() if approach.classifier]
+CHOICES = TRAINED + list(BASELINES)
+# NBSVM keeps every n-gram (4.7M on IMDB's training reviews, 2.5 GB at its peak): compared only when asked.
+DEFAULT_CHOICES = [name for name in TRAINED if APPROACHES[name].compared_by_default] + ["tfidf"]
 
 
 @dataclass
@@ -193,6 +204,113 @@ def measure_baseline(name: str, splits: DatasetDict, speed_texts: Sequence[str])
         "chosen_c": results["chosen_c"],
         "validation_accuracy_by_c": results["validation_accuracy_by_c"],
     }
+
+
+def planned_rows(
+    approaches: Sequence[str],
+    recipes: Sequence[str] = (),
+    base_models: Sequence[str] = (),
+    lstm_variants: Sequence[str] = (),
+    models: Sequence[str] = (),
+) -> list[Row]:
+    """The rows to train, in table order (`approaches`: names of the registry's classifiers or of the baselines), then
+    the folders trained elsewhere (`models`, NAME=FOLDER). `recipes` (NAME=FILE) replace an approach's default recipe,
+    `base_models` (NAME=MODEL) the model it starts from; each of `lstm_variants` (overlays on the lstm recipe) is one
+    more row. A ValueError names what cannot be planned."""
+    recipes = named_values(recipes, "--recipe", TRAINED)
+    base_models = named_values(base_models, "--base_model", [
+        name for name in TRAINED if APPROACHES[name].base_model_key
+    ])  # fmt: skip
+    rows = []
+    for name in approaches:
+        if name in BASELINES:
+            rows.append(Row(name))
+            continue
+        approach = APPROACHES[name]
+        recipe = recipes.get(name, str(PROJECT_ROOT / approach.recipe))
+        if not Path(recipe).is_file():
+            raise ValueError(f"The recipe of {name}, {recipe}, does not exist.")
+        extra = [f"--{approach.base_model_key}", base_models[name]] if name in base_models else []
+        if approach.base_model_key and not extra and not recipe_value(recipe, approach.base_model_key):
+            raise ValueError(f"{name} needs the model it starts from: --base_model {name}=MODEL.")
+        rows.append(Row(name, str(PROJECT_ROOT / approach.script), [recipe], extra))
+        if name == "lstm":
+            rows += [Row(Path(variant).stem, rows[-1].script, [recipe, variant]) for variant in lstm_variants]
+    for name, folder in parse_model_specs(models).items() if models else ():
+        if not Path(folder).is_dir():
+            raise ValueError(f"--model {name}={folder}: no such folder.")
+        rows.append(Row(name, folder=folder))
+    names = [row.name for row in rows]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Two rows would share a name: {names}.")
+    for row in rows:
+        for recipe in row.recipes:
+            if not Path(recipe).is_file():
+                raise ValueError(f"The recipe of {row.name}, {recipe}, does not exist.")
+    return rows
+
+
+def named_values(specs: list[str], option: str, names: list[str]) -> dict[str, str]:
+    """`NAME=VALUE` items of `option`, each NAME one of `names`."""
+    values = parse_model_specs(specs) if specs else {}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"{option} {', '.join(unknown)}: not one of {', '.join(names)}.")
+    return values
+
+
+def recipe_value(recipe: str, key: str):
+    """The value a recipe file (with the recipes it extends) sets for `key`, if it sets one."""
+    return read_recipe_file(Path(recipe)).get(key)
+
+
+def run_comparison(
+    planned: Sequence[Row],
+    source,
+    sizes: dict,
+    seeds: Sequence[int],
+    output_dir: Path,
+    speed_samples: int = 500,
+    device: str = "cpu",
+) -> dict:
+    """Trains (or reuses) each planned row's run for every seed, on the split that seed makes, and measures it: the
+    report's data, its rows under `runs` and their mean ± std under `summary`. The split every approach of a seed
+    trains, validates and tests on is the one the training scripts make with the same settings."""
+    data_args = dataset_command_line(source) + ["--validation_fraction", str(DEFAULT_VALIDATION_FRACTION)]
+    data_args += [item for name, value in sizes.items() for item in (f"--{name}", str(value))]
+    rows: dict[str, list[dict]] = {row.name: [] for row in planned}
+    for seed in seeds:
+        splits = load_sentiment_splits(source, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=seed, **sizes)
+        speed_texts = list(splits["test"]["text"][:speed_samples])
+        validation_split = str(splits["validation"].split)
+        for planned_row in planned:
+            if planned_row.folder and seed != seeds[0]:
+                continue  # a folder trained elsewhere is one run
+            if planned_row.script is None and planned_row.folder is None:
+                row = measure_baseline(planned_row.name, splits, speed_texts)
+            else:
+                folder = Path(planned_row.folder) if planned_row.folder else train_run(
+                    planned_row, data_args, seed, output_dir / "runs" / planned_row.name / f"seed-{seed}"
+                )  # fmt: skip
+                row = measure_folder(folder, splits, speed_texts, device)
+            rows[planned_row.name].append({"seed": seed, **row})
+            logger.info(f"{planned_row.name}, seed {seed}: test accuracy {row['accuracy']:.4f}")
+    return {
+        "dataset": source.describe(), "sizes": sizes, "seeds": list(seeds),
+        # The dataset's own validation split, if it has one; None when validation was carved from train.
+        "validation_split": None if validation_split == source.train_split_name else validation_split,
+        "device": device, "torch_threads": torch.get_num_threads(), "speed_samples": len(speed_texts),
+        "summary": {name: summarize(runs) for name, runs in rows.items()}, "runs": rows,
+    }  # fmt: skip
+
+
+def write_comparison(report: dict, output_dir: Path) -> str:
+    """Writes `comparison.json` and `comparison.md` into `output_dir`; returns the Markdown."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "comparison.json").write_text(json.dumps(report, indent=2) + "\n")
+    markdown = comparison_markdown(report)
+    (output_dir / "comparison.md").write_text(markdown)
+    return markdown
 
 
 def summarize(rows: Sequence[dict]) -> dict:
