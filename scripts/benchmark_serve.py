@@ -13,23 +13,22 @@ import argparse
 import asyncio
 import ipaddress
 import json
-import math
 import os
 import secrets
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-import httpx
 from datasets import load_dataset
 
+from inference.load_test import run_load
 from inference.server_process import free_loopback_port, running_server
-from inference.serving import API_KEY_HEADER, API_KEYS_VARIABLE, read_api_keys
+from inference.serving import API_KEYS_VARIABLE, read_api_keys
 from trainers.script_logging import setup_logging
 
 SERVE_SCRIPT = Path(__file__).with_name("serve.py")
+LOAD_OPTIONS = ("clients", "reviews_per_request", "duration", "max_requests", "timeout")
 
 
 def parse_arguments(args: list[str] | None) -> argparse.Namespace:
@@ -63,54 +62,8 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """The nearest-rank percentile: the smallest value with at least `fraction` of the values at or below it."""
-    return sorted_values[max(1, math.ceil(fraction * len(sorted_values))) - 1]
-
-
-async def run_load(arguments: argparse.Namespace, base_url: str, api_key: str, reviews: list[str]) -> dict:
-    """`clients` coroutines post reviews back to back until the time or request budget runs out."""
-    latencies: list[float] = []
-    errors: list[str] = []
-    issued = 0
-    deadline = time.monotonic() + arguments.duration
-
-    async def client(number: int, http: httpx.AsyncClient) -> None:
-        nonlocal issued
-        while time.monotonic() < deadline and issued < arguments.max_requests:
-            first = (issued * arguments.reviews_per_request + number) % len(reviews)
-            issued += 1
-            batch = [reviews[(first + offset) % len(reviews)] for offset in range(arguments.reviews_per_request)]
-            body = {"text": batch[0]} if arguments.reviews_per_request == 1 else {"texts": batch}
-            started = time.perf_counter()
-            try:
-                response = await http.post(f"{base_url}/predict", json=body, headers={API_KEY_HEADER: api_key})
-                if response.status_code != 200:
-                    errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
-                    continue
-            except httpx.HTTPError as error:
-                errors.append(f"{type(error).__name__}: {error}")
-                continue
-            latencies.append(time.perf_counter() - started)
-
-    limits = httpx.Limits(max_connections=arguments.clients, max_keepalive_connections=arguments.clients)
-    async with httpx.AsyncClient(limits=limits, timeout=arguments.timeout) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(number, http) for number in range(arguments.clients)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "clients": arguments.clients,
-        "reviews_per_request": arguments.reviews_per_request,
-        "seconds": round(elapsed, 2),
-        "requests": len(latencies) + len(errors),
-        "errors": len(errors),
-        "first_errors": errors[:5],
-        "requests_per_second": round(len(latencies) / elapsed, 1),
-        "reviews_per_second": round(len(latencies) * arguments.reviews_per_request / elapsed, 1),
-        "latency_p50_ms": round(1000 * percentile(latencies, 0.50), 1) if latencies else None,
-        "latency_p99_ms": round(1000 * percentile(latencies, 0.99), 1) if latencies else None,
-    }
+def load_options(arguments: argparse.Namespace) -> dict:
+    return {name: getattr(arguments, name) for name in LOAD_OPTIONS}
 
 
 def main(args: list[str] | None = None) -> dict:
@@ -120,7 +73,7 @@ def main(args: list[str] | None = None) -> dict:
     reviews = test_split.select(range(min(arguments.num_reviews, len(test_split))))["text"]
     if arguments.url:
         api_key = read_api_keys(os.environ.get(API_KEYS_VARIABLE), keys_file=None)[0]
-        report = asyncio.run(run_load(arguments, arguments.url.rstrip("/"), api_key, reviews))
+        report = asyncio.run(run_load(arguments.url.rstrip("/"), api_key, reviews, **load_options(arguments)))
     else:
         port, api_key = free_loopback_port(), secrets.token_urlsafe(24)
         command = [sys.executable, str(SERVE_SCRIPT), "--host", "127.0.0.1", "--port", str(port)]
@@ -128,7 +81,7 @@ def main(args: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory() as workdir:
             base_url, env = f"http://127.0.0.1:{port}", {**os.environ, API_KEYS_VARIABLE: api_key}
             with running_server(command, f"{base_url}/health", Path(workdir) / "server.log", env):
-                report = asyncio.run(run_load(arguments, base_url, api_key, reviews))
+                report = asyncio.run(run_load(base_url, api_key, reviews, **load_options(arguments)))
     print(json.dumps(report, indent=2))
     if report["errors"]:
         sys.exit(1)
