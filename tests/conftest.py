@@ -204,6 +204,18 @@ def load_folder_without_project(folder: Path, texts: list[str], long_review: str
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def load_pretrained_folder_without_project(folder: Path, texts: list[str], tmp_path: Path) -> dict:
+    """What `helpers/load_pretrained_folder.py` saw of a pretraining folder (as base model, classifier and pipeline),
+    run in a fresh process without this project, on these reviews."""
+    reviews_file = tmp_path / "reviews.json"
+    reviews_file.write_text(json.dumps({"texts": texts}))
+    completed = run_without_project(
+        HELPERS / "load_pretrained_folder.py", str(folder), str(reviews_file), cwd=tmp_path
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
 def run_without_project(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Runs `script` in a fresh Python process where this project cannot be imported, offline."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -21,14 +21,13 @@ from trainers.pretraining import (
 from trainers.training import build_trainer
 
 from ..conftest import (
-    HELPERS,
     IMDB_CLASSES,
     PROJECT_ROOT,
     TRAIN_SCRIPT,
     assert_card_lists_versions,
     installed_versions,
     load_folder_without_project,
-    run_without_project,
+    load_pretrained_folder_without_project,
 )
 
 PRETRAIN_SCRIPT = PROJECT_ROOT / "scripts" / "pretrain.py"
@@ -176,13 +175,7 @@ def test_pretraining_folder_is_a_hub_model_with_its_results(pretrained_folder):
 
 
 def test_pretraining_folder_loads_in_a_fresh_process_without_the_project(pretrained_folder, imdb_splits, tmp_path):
-    reviews_file = tmp_path / "reviews.json"
-    reviews_file.write_text(json.dumps({"texts": imdb_splits["test"]["text"][:8]}))
-    completed = run_without_project(
-        HELPERS / "load_pretrained_folder.py", str(pretrained_folder), str(reviews_file), cwd=tmp_path
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    seen = load_pretrained_folder_without_project(pretrained_folder, imdb_splits["test"]["text"][:8], tmp_path)
     assert seen["base_class"] == "LSTMModel" and seen["base_class_module"].startswith("transformers_modules.")
     assert seen["classifier_class"] == "LSTMForSequenceClassification"
     assert seen["newly_initialised"] == ["classifier.bias", "classifier.weight"]

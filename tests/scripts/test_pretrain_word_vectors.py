@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from trainers.semi_supervised import TRAINING_WEIGHTS_FILE
 
-from ..conftest import HELPERS, PROJECT_ROOT, TRAIN_SCRIPT, run_without_project
+from ..conftest import PROJECT_ROOT, TRAIN_SCRIPT, load_pretrained_folder_without_project
 
 SCRIPT = PROJECT_ROOT / "scripts" / "pretrain_word_vectors.py"
 SEARCH_SCRIPT = PROJECT_ROOT / "scripts" / "search.py"
@@ -58,13 +58,7 @@ def test_the_folder_holds_the_learned_vectors_and_a_card(word_vectors_folder):
 
 
 def test_the_folder_loads_without_the_project(word_vectors_folder, imdb_splits, tmp_path):
-    reviews_file = tmp_path / "reviews.json"
-    reviews_file.write_text(json.dumps({"texts": imdb_splits["test"]["text"][:4]}))
-    completed = run_without_project(
-        HELPERS / "load_pretrained_folder.py", str(word_vectors_folder), str(reviews_file), cwd=tmp_path
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    seen = json.loads(completed.stdout.strip().splitlines()[-1])
+    seen = load_pretrained_folder_without_project(word_vectors_folder, imdb_splits["test"]["text"][:4], tmp_path)
     assert seen["base_class"] == "LSTMModel" and seen["classifier_class"] == "LSTMForSequenceClassification"
     assert seen["classifier_base_equals_base"] and seen["newly_initialised"] == [
         "classifier.bias",
