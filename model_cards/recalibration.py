@@ -32,6 +32,7 @@ from trainers.calibration import (
     rescale_probabilities,
     result_entries,
     save_reliability_diagram,
+    test_result_entries,
 )
 from trainers.data import (
     DATA_FILE_FIELDS,
@@ -229,17 +230,21 @@ def rewrite_calibrated(
     save_reliability_diagram(figures, temperature, staging)
     shutil.rmtree(staging / "onnx", ignore_errors=True)
     predictions = staging / TEST_PREDICTIONS_FILE
+    test_entries = {}
     if predictions.is_file():
         labels, probabilities, names = read_predictions(predictions)
         predictions.unlink()
-        write_predictions(predictions, labels, rescale_probabilities(probabilities, 1 / temperature), names)
+        calibrated = rescale_probabilities(probabilities, 1 / temperature)
+        write_predictions(predictions, labels, calibrated, names)
+        # The file keeps six decimals: a probability written as 0 is taken as the smallest it can stand for.
+        test_entries = test_result_entries(np.log(np.maximum(calibrated, 5e-7)), labels, temperature)
     results = read_results(staging)
     if results:
         for loss in ("eval_loss", "test_loss"):  # measured by the run, before calibration
             if loss in results:
                 results[f"{loss}_before_calibration"] = results.pop(loss)
         (staging / RESULTS_FILE).unlink()
-        write_results(staging, {**results, **result_entries(temperature, figures)})
+        write_results(staging, {**results, **result_entries(temperature, figures), **test_entries})
         if (staging / CARD_FILE).is_file() and (staging / RECIPE_FILE).is_file():
             rewrite_card(staging)
 

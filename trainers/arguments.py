@@ -121,6 +121,14 @@ class PretrainingDataArguments(ReviewDataArguments):
             "vectors measure none: 0 reads them all)."
         },
     )
+    pretrain_on_training_reviews: bool = field(
+        default=True,
+        metadata={
+            "help": "Also read the labeled training reviews' text (the classifier's validation reviews left out, as "
+            "the seed and validation_fraction carve them). With false, only the unlabeled split: one folder then "
+            "serves the classifier runs of every seed, since it read none of their validation reviews."
+        },
+    )
     segment_length: int = field(
         default=128, metadata={"help": "Tokens per training segment: reviews are packed and cut to this length."}
     )
@@ -148,11 +156,22 @@ class WordVectorArguments:
     workers: int | None = field(
         default=None, metadata={"help": "Training threads (default: the cores this process may use)."}
     )
+    vector_std: float | None = field(
+        default=None,
+        metadata={
+            "help": "Scale every vector by one factor so that the matrix's standard deviation is this (directions "
+            "and cosine neighbours unchanged). 1.0 is the classifier's random initialisation, which its learning "
+            "rate, weight decay and adversarial step sizes were tuned for; word2vec's own is about 0.2. Default: "
+            "as learned."
+        },
+    )
 
     def __post_init__(self):
         for name in ("vocab_size", "embedding_dim", "window", "negative", "word2vec_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}.")
+        if self.vector_std is not None and not self.vector_std > 0:
+            raise ValueError(f"vector_std must be positive, got {self.vector_std}.")
 
 
 @dataclass

@@ -26,15 +26,18 @@ from .training import save_run_folder, software_versions
 
 
 def load_pretraining_corpus(data_args: PretrainingDataArguments, seed: int) -> DatasetDict:
-    """The pretraining reviews (`train`: labeled training reviews, then unlabeled ones) and the held-out unlabeled
-    reviews (`validation`), each a dataset of `text` only."""
+    """The pretraining reviews (`train`: labeled training reviews unless `pretrain_on_training_reviews` is false, then
+    unlabeled ones) and the held-out unlabeled reviews (`validation`), each a dataset of `text` only."""
     unlabeled = load_unlabeled_reviews(data_args, seed)
-    labeled = load_sentiment_splits(
-        data_args,
-        validation_fraction=data_args.validation_fraction,
-        seed=seed,
-        max_train_samples=data_args.max_train_samples,
-    )["train"]
+    parts = []
+    if data_args.pretrain_on_training_reviews:
+        labeled = load_sentiment_splits(
+            data_args,
+            validation_fraction=data_args.validation_fraction,
+            seed=seed,
+            max_train_samples=data_args.max_train_samples,
+        )["train"]
+        parts.append(labeled.select_columns(["text"]))
     held_out = data_args.lm_validation_samples
     wanted = held_out + (data_args.max_unlabeled_samples or len(unlabeled) - held_out)
     if not 0 <= held_out < wanted <= len(unlabeled):
@@ -43,7 +46,7 @@ def load_pretraining_corpus(data_args: PretrainingDataArguments, seed: int) -> D
             f"split, which has {len(unlabeled)}."
         )
     return DatasetDict(
-        train=concatenate_datasets([labeled.select_columns(["text"]), unlabeled.select(range(held_out, wanted))]),
+        train=concatenate_datasets([*parts, unlabeled.select(range(held_out, wanted))]),
         validation=unlabeled.select(range(held_out)),
     )
 

@@ -26,8 +26,9 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, PredictionOutput, 
 from inference.batching import length_order, restore_order
 from models import TruncatingTokenizer
 
-from .calibration import calibrate_trainer
+from .calibration import calibrate_trainer, test_result_entries
 from .run_folder import (
+    CALIBRATION_TEMPERATURE_KEY,
     TEST_PREDICTIONS_FILE,
     unfinished_folder,
     write_predictions,
@@ -292,6 +293,9 @@ def train_and_evaluate(
     # `predict`, not `evaluate`: the test split must not reach callbacks such as early stopping.
     test_output = predict_in_order(trainer, tokenized["test"])
     test_metrics = {**test_output.metrics, "test_samples": len(tokenized["test"])}
+    if CALIBRATION_TEMPERATURE_KEY in train_metrics:
+        temperature = train_metrics[CALIBRATION_TEMPERATURE_KEY]
+        test_metrics.update(test_result_entries(logits_of(test_output), test_output.label_ids, temperature))
 
     results = {**(extra_results or {}), **train_metrics, **eval_metrics, **test_metrics}
     folder = save_run_folder(trainer, recipe, results)

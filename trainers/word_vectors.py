@@ -76,7 +76,12 @@ def train_word_vectors(
     found = [index for index, word in enumerate(words) if word in vectors.key_to_index]
     matrix[found] = vectors[[words[index] for index in found]]
     matrix[tokenizer.pad_token_id] = 0.0
+    learned_std = float(matrix.std())
+    if args.vector_std is not None:
+        matrix *= args.vector_std / learned_std
     statistics = {
+        "learned_vector_std": learned_std,
+        "vector_std": float(matrix.std()),
         "train_runtime_seconds": time.perf_counter() - started,
         "word2vec_seconds": seconds,
         "word2vec_workers": workers,

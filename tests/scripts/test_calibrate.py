@@ -17,6 +17,7 @@ from inference.torch_runtime import load_torch_model
 from model_cards.recalibration import model_logits
 from trainers.calibration import fit_temperature, negative_log_likelihood, softmax
 from trainers.data import load_sentiment_splits
+from trainers.metrics import calibration
 from trainers.run_folder import (
     CALIBRATION_DIAGRAM_FILE,
     TEST_PREDICTIONS_FILE,
@@ -128,11 +129,25 @@ def test_calibrate_py_fits_on_the_runs_validation_split_and_records_it(
     # Rescaled from the six decimals the file keeps: close to, not exactly, the calibrated model's probabilities.
     np.testing.assert_allclose(saved, softmax(test_logits / temperature), atol=1e-5, rtol=0)
     assert (saved.argmax(1) == test_logits.argmax(1)).all()
+    # The test split's figures, which the temperature fitted on validation never saw, before and after.
+    test_labels = np.array(splits["test"]["label"])
+    assert results["test_nll_before_calibration"] == pytest.approx(
+        negative_log_likelihood(test_logits, test_labels), rel=1e-3
+    )
+    assert results["test_nll_after_calibration"] == pytest.approx(
+        negative_log_likelihood(test_logits, test_labels, temperature), rel=1e-3
+    )
+    assert results["test_ece_after_calibration"] == pytest.approx(
+        calibration(test_labels, softmax(test_logits / temperature))["expected_calibration_error"], abs=1e-4
+    )
     assert (folder / CALIBRATION_DIAGRAM_FILE).stat().st_size > 10_000
     card = (folder / "README.md").read_text()
     assert f"T = {temperature:.4f}" in card and f"({CALIBRATION_DIAGRAM_FILE})" in card
     assert f"| before scaling | {metrics['nll_before']:.4f} | {metrics['ece_before']:.4f} |" in card
-    assert f"| {metrics['nll_after']:.4f} | {metrics['ece_after']:.4f} |" in card
+    assert (
+        f"| {metrics['nll_after']:.4f} | {metrics['ece_after']:.4f} | {results['test_nll_after_calibration']:.4f} "
+        f"| {results['test_ece_after_calibration']:.4f} |" in card
+    )
     assert "\n# model\n" in card  # named as before
 
 
@@ -243,5 +258,12 @@ def test_training_calibrates_every_approach(folder_fixture, request):
     assert metrics["samples"] == results["eval_samples"]
     # Validation and test were scored after the scaling: for these cross-entropy models, the loss is the NLL.
     assert results["eval_loss"] == pytest.approx(results["eval_nll_after_calibration"], rel=1e-4)
+    assert results["test_loss"] == pytest.approx(results["test_nll_after_calibration"], rel=1e-4)
+    # Before scaling: the test predictions' logits multiplied back by T.
+    labels, probabilities, _ = read_predictions(folder / TEST_PREDICTIONS_FILE)
+    unscaled = np.log(np.maximum(probabilities, 1e-12)) * results["calibration_temperature"]
+    assert results["test_ece_before_calibration"] == pytest.approx(
+        calibration(labels, softmax(unscaled))["expected_calibration_error"], abs=1e-4
+    )
     assert (folder / CALIBRATION_DIAGRAM_FILE).is_file()
     assert "## Calibration" in (folder / "README.md").read_text()

@@ -90,6 +90,17 @@ def test_vocabulary_comes_from_pretraining_reviews_only(imdb_dataset, tmp_path):
         assert len(unseen) > 50 and not unseen & vocabulary
 
 
+def test_an_unlabeled_only_corpus_reads_no_labeled_review_of_any_seed(imdb_dataset):
+    data_args = PretrainingDataArguments(dataset_name=imdb_dataset, **SMALL_DATA, pretrain_on_training_reviews=False)
+    corpus = load_pretraining_corpus(data_args, seed=0)
+    assert (len(corpus["train"]), len(corpus["validation"])) == (400, 40)
+    with_labeled = load_pretraining_corpus(small_data_args(imdb_dataset), seed=0)
+    assert corpus["train"]["text"] == with_labeled["train"]["text"][270:]  # the same unlabeled reviews
+    splits = load_sentiment_splits_for(imdb_dataset)
+    labeled = set(splits["train"]["text"]) | set(splits["validation"]["text"])
+    assert labeled and not labeled & set(corpus["train"]["text"])
+
+
 def load_sentiment_splits_for(imdb_dataset):
     from trainers.data import load_sentiment_splits
 
