@@ -23,6 +23,7 @@ import torch
 from datasets import DatasetDict
 from transformers.utils import logging
 
+from inference.labels import match_labels, to_dataset_classes
 from inference.predictor import SentimentPredictor, load_predictor, parse_model_specs
 from models import VerbalizerConfig
 from trainers.approaches import APPROACHES
@@ -31,7 +32,7 @@ from trainers.data import DEFAULT_VALIDATION_FRACTION, class_names, load_sentime
 from trainers.run_folder import CONFIG_FILE, TEST_PREDICTIONS_FILE, is_finished, read_predictions, read_results
 
 from .baselines import BASELINES, train_baseline
-from .report import classification_metrics, load_minimal_pairs, match_labels, score_hard_cases, to_dataset_classes
+from .report import classification_metrics, load_minimal_pairs, score_hard_cases
 
 logger = logging.get_logger(__name__)
 

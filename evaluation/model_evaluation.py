@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.labels import match_labels, to_dataset_classes
 from inference.predictor import load_predictor
 from trainers.calibration import folder_temperature, rescale_probabilities
 from trainers.data import DEFAULT_VALIDATION_FRACTION, DatasetSource, class_names, load_sentiment_splits
@@ -21,10 +22,8 @@ from .report import (
     evaluation_report,
     load_minimal_pairs,
     load_tricky_reviews,
-    match_labels,
     percent,
     score_hard_cases,
-    to_dataset_classes,
 )
 
 SPLITS = ("test", "validation", "train")

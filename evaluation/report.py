@@ -10,15 +10,14 @@ Two hand-written suites probe what accuracy on a test split hides: the tricky re
 and the minimal pairs (a review and a minimally edited version of it, each labelled; see `pair_metrics`).
 `score_hard_cases` scores a model on both with one call of its predict function.
 
-A model's own labels ("LABEL_1", "pos", "POSITIVE"...) are matched to the dataset's by `match_labels`, so any Hub
-text classifier can be measured, not only ours.
+A model's own labels ("LABEL_1", "pos", "POSITIVE"...) are matched to the dataset's by `inference.labels.match_labels`,
+so any Hub text classifier can be measured, not only ours.
 """
 
 import csv
 import difflib
 import io
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from matplotlib.figure import Figure  # not pyplot: no global state, no display 
 from sklearn.metrics import confusion_matrix, roc_auc_score
 from transformers.utils import logging
 
+from inference.labels import is_prefix_match, match_labels, to_dataset_classes
 from trainers.figures import plot_reliability_diagram, save_figure
 from trainers.metrics import calibration, class_scores, label_metrics
 
@@ -59,61 +59,6 @@ QUOTED_CHARACTERS = 400
 # The negative log-likelihood counts a probability below this as this: a training run's predictions file keeps six
 # decimals, so the same reviews give the same figure from the file and from the model.
 PROBABILITY_FLOOR = 1e-7
-
-
-def match_labels(
-    model_labels: Sequence[str], dataset_labels: Sequence[str], explicit: Mapping[str, str] = {}
-) -> list[int]:
-    """The dataset class of each of the model's labels, in the model's label order.
-
-    A label maps to a dataset label through `explicit` first, then by name ignoring case, by prefix either way
-    (IMDB's "pos" and SST-2's "positive"), or as `LABEL_<index>` (the default names of an unnamed head). Raises
-    `ValueError` naming the labels that match nothing, so that no model is scored through a guessed mapping.
-    """
-    lowered = [name.lower() for name in dataset_labels]
-    unknown_targets = sorted(set(explicit.values()) - set(dataset_labels))
-    if unknown_targets:
-        raise ValueError(
-            f"--label_map names dataset labels {unknown_targets}; the dataset's are {list(dataset_labels)}."
-        )
-    mapping = []
-    for label in model_labels:
-        name = label.lower()
-        default_index = re.fullmatch(r"label_(\d+)", name)
-        if label in explicit:
-            mapping.append(list(dataset_labels).index(explicit[label]))
-        elif name in lowered:
-            mapping.append(lowered.index(name))
-        elif len(prefixed := [index for index, target in enumerate(lowered) if is_prefix_match(name, target)]) == 1:
-            mapping.append(prefixed[0])
-        elif default_index and int(default_index.group(1)) < len(dataset_labels):
-            mapping.append(int(default_index.group(1)))
-        else:
-            raise ValueError(
-                f"Cannot tell which dataset label ({list(dataset_labels)}) the model's label {label!r} means "
-                f"(the model's labels: {list(model_labels)}); say it with --label_map {label}=DATASET_LABEL."
-            )
-    missing = sorted(set(range(len(dataset_labels))) - set(mapping))
-    if missing:
-        raise ValueError(
-            f"No label of the model ({list(model_labels)}) maps to {[dataset_labels[i] for i in missing]}; "
-            "say which with --label_map MODEL_LABEL=DATASET_LABEL."
-        )
-    return mapping
-
-
-def is_prefix_match(name: str, target: str) -> bool:
-    """Whether one label name starts the other, the shorter of three letters at least ("neg", "negative")."""
-    shorter, longer = sorted((name, target), key=len)
-    return len(shorter) >= 3 and longer.startswith(shorter)
-
-
-def to_dataset_classes(model_probabilities: np.ndarray, mapping: Sequence[int], num_classes: int) -> np.ndarray:
-    """Probabilities over the dataset's classes: each model label's probability added to its dataset class."""
-    probabilities = np.zeros((len(model_probabilities), num_classes))
-    for model_index, dataset_index in enumerate(mapping):
-        probabilities[:, dataset_index] += model_probabilities[:, model_index]
-    return probabilities
 
 
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, label_names: Sequence[str]) -> dict:

@@ -32,7 +32,7 @@ from evaluation.long_reviews import (
     write_truncation,
 )
 from evaluation.model_evaluation import evaluated_split
-from evaluation.report import match_labels
+from inference.labels import match_labels
 from inference.predictor import load_predictor
 from trainers.arguments import add_dataset_arguments, dataset_source
 from trainers.data import DEFAULT_VALIDATION_FRACTION

@@ -19,13 +19,12 @@ from evaluation.report import (
     load_minimal_pairs,
     load_tricky_reviews,
     marked_edit,
-    match_labels,
     minimal_pair_results,
     score_hard_cases,
-    to_dataset_classes,
     tricky_review_results,
     write_report,
 )
+from inference.labels import match_labels, to_dataset_classes
 
 # Eight reviews, hand-checked: predictions right except rows 2 and 6.
 LABELS = np.array([0, 0, 0, 0, 1, 1, 1, 1])
