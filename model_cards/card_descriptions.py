@@ -5,6 +5,7 @@ long review. model_cards/model_card.py puts it in the card."""
 from pathlib import Path
 
 from trainers.approaches import approach_of
+from trainers.distillation import teacher_name
 
 PRETRAINING_ARCHITECTURE = "LSTMForPreTraining"
 
@@ -54,12 +55,19 @@ def describe_lstm(config: dict, recipe: dict) -> str:
             f"a sampled softmax of {config['num_sampled_negatives']:,} negatives; a word-level vocabulary of "
             f"{config['vocab_size']:,} entries learned on the pretraining reviews."
         )
-    pretrained = recipe["approach"] == "lstm_pretrained"
+    folder = recipe.get("pretrained_model_name_or_path")
+    pretrained = bool(folder)
+    # A distillation student names its starting folder by path only (its base model is its teachers).
+    source = (
+        base_model_name(recipe)
+        if approach_of(recipe).base_model_key
+        else f"a local folder named {Path(folder or '').name!r}"
+    )
     start = "learned from scratch"
     if pretrained and recipe.get("pretrained_layers") == "embeddings":
-        start = f"its embeddings taken from a pretraining run ({base_model_name(recipe)}), the LSTM from scratch"
+        start = f"its embeddings taken from a pretraining run ({source}), the LSTM from scratch"
     elif pretrained:
-        start = f"pretrained as language models ({base_model_name(recipe)})"
+        start = f"pretrained as language models ({source})"
     vocabulary = "the pretrained model's" if pretrained else "learned on the training reviews"
     adversarial = (
         f", trained with adversarial perturbations of the embeddings (epsilon {config['adversarial_epsilon']})"
@@ -73,6 +81,16 @@ def describe_lstm(config: dict, recipe: dict) -> str:
     )
 
 
+def describe_distilled(config: dict, recipe: dict) -> str:
+    teachers = ", ".join(repr(teacher_name(teacher)) for teacher in recipe["teachers"])  # a local folder by its name
+    unlabeled = " and the dataset's unlabeled reviews" if recipe.get("transfer_unlabeled", True) else ""
+    return (
+        f"{describe_lstm(config, recipe)} Distilled from {teachers}: trained on the gold labels of the training "
+        f"reviews and on the teachers' class probabilities for those{unlabeled} (temperature "
+        f"{config['distillation_temperature']}, weight {config['distillation_weight']})."
+    )
+
+
 def is_word_vectors(config: dict) -> bool:
     """Whether `config.json` is that of a word-vector pretraining folder (scripts/pretrain_word_vectors.py)."""
     return bool(config.get("embeddings_only"))
@@ -83,7 +101,8 @@ def describe_word_vectors(config: dict, recipe: dict) -> str:
         f"{config['embedding_dim']}-dimensional word vectors for a word-level vocabulary of "
         f"{config['vocab_size']:,} entries, learned by skip-gram with negative sampling (word2vec: a window of "
         f"{recipe.get('window', 5)} words, {recipe.get('negative', 5)} negatives, {recipe.get('word2vec_epochs', 5)} "
-        "epochs) on the training and unlabeled reviews, as the embeddings an LSTM classifier starts from."
+        f"epochs) on the {'training and ' if recipe.get('pretrain_on_training_reviews', True) else ''}unlabeled "
+        "reviews, as the embeddings an LSTM classifier starts from."
     )
 
 
@@ -123,6 +142,7 @@ def describe_finetuned(config: dict, recipe: dict) -> str:
 DESCRIPTIONS = {
     "lstm": describe_lstm,
     "lstm_pretrained": describe_lstm,
+    "lstm_distilled": describe_distilled,
     "verbalizer": describe_verbalizer,
     "finetune": describe_finetuned,
     "word_vectors": describe_word_vectors,

@@ -15,6 +15,7 @@ from evaluation.report import hard_cases_markdown
 from inference.onnx_runtime import ONNX_FILES, onnx_file
 from trainers.approaches import approach_of
 from trainers.data import DATA_FILE_FIELDS, DEFAULT_DATASET
+from trainers.distillation import teacher_name
 from trainers.run_folder import CALIBRATION_DIAGRAM_FILE, CALIBRATION_METRICS_KEY, CARD_FILE, read_run
 
 from .card_descriptions import base_model_hub_id, describe_architecture, describe_cut, is_pretraining, is_word_vectors
@@ -53,6 +54,11 @@ def published_recipe(recipe: dict) -> dict:
     key = approach_of(recipe).base_model_key
     if key:
         published[key] = base_model_hub_id(recipe) or Path(recipe[key]).name
+    elif recipe.get("pretrained_model_name_or_path"):  # a distillation student's starting folder
+        published["pretrained_model_name_or_path"] = Path(recipe["pretrained_model_name_or_path"]).name
+    if recipe.get("teachers"):
+        published["teachers"] = [teacher_name(teacher) for teacher in recipe["teachers"]]
+    published.pop("teacher_labels_dir", None)
     return published
 
 

@@ -56,13 +56,15 @@ def train_and_finish(
     recipe: dict,
     push_to_hub: bool,
     unlabeled: Dataset | None = None,
+    extra_results: dict | None = None,
 ) -> dict:
     """Trains `model` on tokenized reviews (and `unlabeled` ones, if its loss reads them), evaluates, saves the
-    folder and, on the main process, `finish_run`."""
+    folder (its results with `extra_results`, what the run measured before training) and, on the main process,
+    `finish_run`."""
     trainer = build_trainer(
         model, args, tokenized, tokenizer, args.early_stopping_patience, unlabeled_dataset=unlabeled
     )
-    results = train_and_evaluate(trainer, tokenized, recipe)
+    results = train_and_evaluate(trainer, tokenized, recipe, extra_results)
     if trainer.is_world_process_zero():
         finish_run(args, results, push_to_hub)
     return results

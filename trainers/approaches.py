@@ -17,6 +17,7 @@ from datasets import DatasetDict
 from .arguments import (
     BaseModelArguments,
     DataArguments,
+    DistillationArguments,
     EncoderArguments,
     EncodingArguments,
     LSTMArguments,
@@ -27,7 +28,7 @@ from .arguments import (
     WordVectorArguments,
     parse_recipe,
 )
-from .builders import ModelFactory, finetuned_models, lstm_models, pretrained_lstm_models
+from .builders import ModelFactory, finetuned_models, lstm_models, pretrained_lstm_models, student_lstm_models
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Approach:
     base_model_key: str | None = None  # the recipe key naming the model the run starts from, if any
     classifier: bool = True  # whether it trains a sentiment classifier (not word vectors or a language model)
     compared_by_default: bool = True  # whether compare.py trains it (a classifier) when --approaches is not given
+    # Whether scripts/search.py may tune it with `build_models` alone (distillation also needs its teachers' labels).
+    tunable: bool = True
 
     @property
     def argument_classes(self) -> tuple[type, ...]:
@@ -53,7 +56,7 @@ class Approach:
     @property
     def searchable(self) -> bool:
         """Whether scripts/search.py can tune it: it builds a fresh model for each trial."""
-        return self.build_models is not None
+        return self.build_models is not None and self.tunable
 
 
 APPROACHES = {
@@ -78,6 +81,17 @@ APPROACHES = {
             build_models=pretrained_lstm_models,
             base_model_key="pretrained_model_name_or_path",
             compared_by_default=False,  # it needs a pretraining folder (--base_model lstm_pretrained=FOLDER)
+        ),
+        Approach(
+            "lstm_distilled",
+            "scripts/distill.py",
+            "configs/distill/minilm_teacher.yaml",
+            DataArguments,
+            LSTMArguments,
+            (PretrainedLSTMArguments, BaseModelArguments, DistillationArguments),
+            build_models=student_lstm_models,
+            compared_by_default=False,  # it needs its teachers (their folders, named by its recipe)
+            tunable=False,
         ),
         Approach(
             "verbalizer",

@@ -175,6 +175,48 @@ class WordVectorArguments:
 
 
 @dataclass
+class DistillationArguments:
+    """The teachers a student LSTM learns from (`trainers.distillation`, scripts/distill.py); the loss's weight and
+    temperature are the model's (`distillation_weight`, `distillation_temperature`)."""
+
+    teachers: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Teacher model folders or Hub ids (any text classifier whose labels match the dataset's)."},
+    )
+    teacher_weights: list[float] | None = field(
+        default=None,
+        metadata={
+            "help": "One weight per teacher, summing to 1 (default: the weights, on a grid of 0.1, that give the "
+            "validation reviews the highest likelihood)."
+        },
+    )
+    teacher_backend: Literal["torch", "onnx", "onnx-int8"] = field(
+        default="torch", metadata={"help": "What runs the teachers: PyTorch or ONNX Runtime on their export."}
+    )
+    teacher_batch_size: int = field(default=64, metadata={"help": "Reviews per forward pass of a teacher."})
+    transfer_unlabeled: bool = field(
+        default=True,
+        metadata={
+            "help": "Also distil on the dataset's unlabeled split (max_unlabeled_samples of it), labelled by the "
+            "teachers only."
+        },
+    )
+    teacher_labels_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Where the teachers' labels are cached (default: OUTPUT_DIR-teacher-labels, beside the run's "
+            "folder): a rerun with the same teachers and reviews labels nothing again."
+        },
+    )
+
+    def __post_init__(self):
+        if not self.teachers:
+            raise ValueError("Name at least one teacher: --teachers FOLDER_OR_HUB_ID [...].")
+        if self.teacher_batch_size < 1:
+            raise ValueError(f"teacher_batch_size must be at least 1, got {self.teacher_batch_size}.")
+
+
+@dataclass
 class EncodingArguments:
     encoding_batch_size: int = field(
         default=32,

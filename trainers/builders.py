@@ -195,3 +195,11 @@ def finetuned_models(arguments: Mapping[type, Any], recipe: dict, splits: Datase
     tokenizer = encoder_tokenizer(encoder, arguments[DataArguments])
     hyperparameters = frozenset(AutoConfig.from_pretrained(encoder).to_dict())
     return ModelFactory(tokenizer, encoder_builder(encoder, class_names(splits)), hyperparameters)
+
+
+def student_lstm_models(arguments: Mapping[type, Any], recipe: dict, splits: DatasetDict) -> ModelFactory:
+    """A distillation student: the LSTM recipe it names, from a pretraining folder when it gives one
+    (`pretrained_lstm_models`), else from scratch (`lstm_models`)."""
+    if arguments[PretrainedLSTMArguments].pretrained_model_name_or_path:
+        return pretrained_lstm_models(arguments, recipe, splits)
+    return lstm_models(arguments, recipe, splits)

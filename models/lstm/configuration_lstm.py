@@ -72,6 +72,15 @@ class LSTMSentimentConfig(PreTrainedConfig):
         entropy_minimization_weight (`float`, *optional*, defaults to 0.0):
             Weight of the mean entropy of the predictions on the unlabeled batch, added to the training loss
             (Grandvalet & Bengio, 2005): it pushes the decision boundary away from unlabeled reviews. 0 turns it off.
+        distillation_weight (`float`, *optional*, defaults to 0.0):
+            Knowledge distillation (Hinton et al., 2015), when the forward pass is given a teacher's logits for the
+            batch (`teacher_logits`, see `scripts/distill.py`): the loss is the cross-entropy on the gold labels of the
+            reviews that have one (label -100 marks those without) plus `distillation_weight` times
+            T² · KL(teacher's || student's distribution), both at temperature T = `distillation_temperature`, over
+            every review of the batch. The T² keeps the soft targets' gradients at the scale of the hard ones'.
+            0 turns it off; inference is unchanged.
+        distillation_temperature (`float`, *optional*, defaults to 1.0):
+            The temperature T that softens the teacher's and the student's distributions in distillation.
         word_dropout (`float`, *optional*, defaults to 0.0):
             In training, the share of a review's tokens whose whole embedding is zeroed (the others scaled up to
             keep the expected sum), so the classifier cannot lean on a few words.
@@ -121,6 +130,8 @@ class LSTMSentimentConfig(PreTrainedConfig):
     virtual_adversarial_xi: float | int = 0.1
     virtual_adversarial_weight: float | int = 1.0
     entropy_minimization_weight: float | int = 0.0
+    distillation_weight: float | int = 0.0
+    distillation_temperature: float | int = 1.0
     word_dropout: float | int = 0.0
     layer_norm: bool = False
     embeddings_only: bool = False
@@ -156,9 +167,12 @@ class LSTMSentimentConfig(PreTrainedConfig):
             "virtual_adversarial_epsilon",
             "virtual_adversarial_weight",
             "entropy_minimization_weight",
+            "distillation_weight",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"`{name}` must be at least 0, got {getattr(self, name)}.")
+        if self.distillation_temperature <= 0:
+            raise ValueError(f"`distillation_temperature` must be positive, got {self.distillation_temperature}.")
         if self.virtual_adversarial_xi <= 0:
             raise ValueError(f"`virtual_adversarial_xi` must be positive, got {self.virtual_adversarial_xi}.")
         if self.num_sampled_negatives < 0:

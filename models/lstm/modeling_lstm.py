@@ -249,6 +249,7 @@ class LSTMForSequenceClassification(LSTMPreTrainedModel):
         labels: torch.LongTensor | None = None,
         unsupervised_input_ids: torch.LongTensor | None = None,
         unsupervised_attention_mask: torch.Tensor | None = None,
+        teacher_logits: torch.Tensor | None = None,
     ) -> SequenceClassifierOutput:
         r"""
         input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
@@ -263,6 +264,9 @@ class LSTMForSequenceClassification(LSTMPreTrainedModel):
             entropy of their predictions, as weighted by the config (see `LSTMSentimentConfig`).
         unsupervised_attention_mask (`torch.Tensor` of shape `(unlabeled_batch_size, unlabeled_length)`, *optional*):
             The unlabeled batch's mask, 1 for real tokens, 0 for padding.
+        teacher_logits (`torch.Tensor` of shape `(batch_size, num_labels)`, *optional*):
+            In distillation, a teacher's logits (or log-probabilities) for the batch: with `labels` (-100 where a
+            review has none), the loss is then `distillation_loss`'s.
         """
         adversarial = self.training and labels is not None and self.config.adversarial_epsilon > 0
         # A zero perturbation whose gradient is the loss's gradient with respect to the embeddings.
@@ -270,16 +274,39 @@ class LSTMForSequenceClassification(LSTMPreTrainedModel):
         logits = self.logits(input_ids, attention_mask, perturbation)
         loss = None
         if labels is not None:
-            loss = self.classification_loss(logits, labels)
+            loss = self.supervised_loss(logits, labels, teacher_logits)
         if adversarial:
             (gradient,) = torch.autograd.grad(loss, perturbation, retain_graph=True)
-            loss = loss + self.classification_loss(
+            loss = loss + self.supervised_loss(
                 self.logits(input_ids, attention_mask, self.embedding_step(gradient, self.config.adversarial_epsilon)),
                 labels,
+                teacher_logits,
             )
         if loss is not None and unsupervised_input_ids is not None and self.training:
             loss = loss + self.unlabeled_loss(unsupervised_input_ids, unsupervised_attention_mask)
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def supervised_loss(
+        self, logits: torch.Tensor, labels: torch.LongTensor, teacher_logits: torch.Tensor | None
+    ) -> torch.Tensor:
+        """`classification_loss`, or with a teacher's logits and a positive `distillation_weight`, `distillation_loss`."""
+        if teacher_logits is None or self.config.distillation_weight == 0:
+            return self.classification_loss(logits, labels)
+        return self.distillation_loss(logits, labels, teacher_logits)
+
+    def distillation_loss(
+        self, logits: torch.Tensor, labels: torch.LongTensor, teacher_logits: torch.Tensor
+    ) -> torch.Tensor:
+        """The classification loss on the reviews with a gold label (label -100: none; 0 when no review of the batch
+        has one) plus `distillation_weight` · T² · KL(softmax(teacher_logits / T) || softmax(logits / T)), the KL
+        averaged over every review of the batch, T = `distillation_temperature`."""
+        labels = labels.view(-1)
+        labeled = labels != -100
+        loss = self.classification_loss(logits[labeled], labels[labeled]) if labeled.any() else logits.sum() * 0.0
+        temperature = self.config.distillation_temperature
+        soft_targets = (teacher_logits.to(logits.dtype) / temperature).log_softmax(dim=-1)
+        divergence = self.divergence(soft_targets, logits / temperature)
+        return loss + self.config.distillation_weight * temperature**2 * divergence
 
     def unlabeled_loss(self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """The unlabeled batch's share of the loss: `virtual_adversarial_weight` times its virtual adversarial loss

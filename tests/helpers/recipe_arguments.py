@@ -42,6 +42,9 @@ COMMANDS = {
     "scripts/pretrain.py": [["configs/pretrain/lstm.yaml"]],
     "scripts/pretrain_word_vectors.py": [["configs/pretrain/word_vectors.yaml"]],
     "scripts/search.py": [["configs/search/lstm.yaml"]],
+    "scripts/distill.py": [
+        [f"configs/distill/{teacher}_teacher.yaml"] for teacher in ("minilm", "modernbert", "ensemble")
+    ],
 }
 
 

@@ -344,6 +344,60 @@ def test_virtual_adversarial_loss_is_the_kl_at_the_step_one_power_iteration_find
     )
 
 
+def test_distillation_loss_is_gold_cross_entropy_plus_weighted_t_squared_kl_on_every_review():
+    torch.manual_seed(0)
+    config = small_config(
+        distillation_weight=0.7, distillation_temperature=2.0, embedding_dropout=0.0, classifier_dropout=0.0
+    )
+    model = LSTMForSequenceClassification(config).train()
+    input_ids = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0], [11, 12, 13, 0]])
+    labels = torch.tensor([1, -100, 0])  # the second review has no gold label (an unlabeled one)
+    teacher = torch.tensor([[-2.0, 1.5], [0.3, -0.4], [1.0, 1.0]])
+    output = model(input_ids=input_ids, labels=labels, teacher_logits=teacher)
+
+    logits = classify_embeddings(model, model.lstm.embeddings(input_ids), input_ids)
+    # By hand: mean cross-entropy over the two gold-labelled reviews, KL(p_T || q_T) summed over classes and averaged
+    # over all three reviews, times T² and the weight.
+    log_q = torch.log_softmax(logits, dim=-1)
+    gold = -(log_q[0, 1] + log_q[2, 0]) / 2
+    p_t, q_t = torch.softmax(teacher / 2.0, dim=-1), torch.softmax(logits / 2.0, dim=-1)
+    kl = (p_t * (p_t.log() - q_t.log())).sum(dim=-1).mean()
+    torch.testing.assert_close(output.loss, gold + 0.7 * 4.0 * kl)
+    # Without a teacher, or with weight 0, the loss is the gold cross-entropy of a fully labelled batch.
+    full = torch.tensor([1, 0, 0])
+    plain = torch.nn.functional.cross_entropy(logits, full)
+    torch.testing.assert_close(model(input_ids=input_ids, labels=full).loss, plain)
+    model.config.distillation_weight = 0.0
+    torch.testing.assert_close(model(input_ids=input_ids, labels=full, teacher_logits=teacher).loss, plain)
+    # A batch of unlabeled reviews only: the distillation term alone.
+    model.config.distillation_weight = 0.7
+    unlabeled = model(input_ids=input_ids, labels=torch.full((3,), -100), teacher_logits=teacher).loss
+    torch.testing.assert_close(unlabeled, 0.7 * 4.0 * kl)
+    with pytest.raises(ValueError, match="distillation_temperature"):
+        small_config(distillation_temperature=0.0)
+
+
+def test_adversarial_training_moves_the_embeddings_along_the_distillation_loss():
+    torch.manual_seed(0)
+    config = small_config(
+        adversarial_epsilon=5.0, distillation_weight=1.0, distillation_temperature=3.0,
+        embedding_dropout=0.0, classifier_dropout=0.0,
+    )  # fmt: skip
+    model = LSTMForSequenceClassification(config).train()
+    input_ids, labels = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]]), torch.tensor([-100, 0])
+    teacher = torch.tensor([[0.2, 2.0], [1.0, -1.0]])
+    output = model(input_ids=input_ids, labels=labels, teacher_logits=teacher)
+
+    def loss_at(embeddings):
+        return model.distillation_loss(classify_embeddings(model, embeddings, input_ids), labels, teacher)
+
+    embeddings = model.lstm.embeddings(input_ids).detach().requires_grad_(True)
+    clean = loss_at(embeddings)
+    (gradient,) = torch.autograd.grad(clean, embeddings)
+    step = 5.0 * model.lstm.embeddings.weight.std() * gradient / gradient.flatten(1).norm(dim=1).view(-1, 1, 1)
+    torch.testing.assert_close(output.loss, clean + loss_at(embeddings + step))
+
+
 def test_entropy_minimization_adds_the_weighted_mean_entropy_of_the_unlabeled_predictions():
     config = small_config(entropy_minimization_weight=0.5, embedding_dropout=0.0, classifier_dropout=0.0)
     torch.manual_seed(0)

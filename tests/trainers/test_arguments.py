@@ -34,8 +34,8 @@ def test_model_arguments_come_from_the_config_class_with_its_documentation():
         "vocab_size", "embedding_dim", "hidden_size", "num_layers", "bidirectional", "cell_type", "pooling",
         "embedding_dropout", "lstm_dropout", "classifier_dropout", "classification_loss", "label_smoothing",
         "confidence_penalty_weight", "adversarial_epsilon", "virtual_adversarial_epsilon", "virtual_adversarial_xi",
-        "virtual_adversarial_weight", "entropy_minimization_weight", "word_dropout", "layer_norm",
-        "num_sampled_negatives", "tie_word_embeddings", "initializer_range",
+        "virtual_adversarial_weight", "entropy_minimization_weight", "distillation_weight", "distillation_temperature",
+        "word_dropout", "layer_norm", "num_sampled_negatives", "tie_word_embeddings", "initializer_range",
     }  # fmt: skip
     assert fields["embedding_dropout"].type is float
     assert fields["hidden_size"].metadata["help"] == "Size of the LSTM state in each direction."

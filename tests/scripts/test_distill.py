@@ -1,0 +1,124 @@
+"""scripts/distill.py and trainers/distillation.py: teachers (real model folders) label real IMDB reviews, cached on
+disk and never labelled twice, several weighed on validation; the student is an ordinary LSTM folder."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from transformers import pipeline
+
+from inference.labelling import LabellingProcesses
+from trainers.distillation import (
+    NO_LABEL,
+    ensemble_weights,
+    label_reviews,
+    mixed_log_probabilities,
+)
+
+from ..conftest import PROJECT_ROOT, pipeline_scores
+
+SCRIPT = PROJECT_ROOT / "scripts" / "distill.py"
+# The GPU recipe (a fine-tuned ModernBERT teacher), here with the tests' small random ModernBERT and the small LSTM.
+GPU_RECIPE = PROJECT_ROOT / "configs" / "distill" / "modernbert_teacher.yaml"
+SMALL = [
+    "--max_train_samples", "300", "--max_test_samples", "64", "--max_unlabeled_samples", "200",
+    "--max_length", "128", "--head_tokens", "32", "--hidden_size", "16", "--num_train_epochs", "1",
+    "--per_device_train_batch_size", "16", "--disable_tqdm", "true",
+    "--pretrained_model_name_or_path", "",  # the student from scratch: no word vectors needed here
+]  # fmt: skip
+
+
+def run_distill(*args) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(SCRIPT), str(GPU_RECIPE), *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def distilled(trained_lstm_folder, finetuned_modernbert_folder, imdb_dataset, tmp_path_factory):
+    root = tmp_path_factory.mktemp("distill")
+    teachers = [trained_lstm_folder, finetuned_modernbert_folder]
+    completed = run_distill("--teachers", *teachers, "--dataset_name", imdb_dataset, *SMALL,
+                            "--teacher_labels_dir", root / "labels", "--output_dir", root / "student")  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return root, teachers
+
+
+def test_the_student_is_an_ordinary_lstm_folder_that_names_its_teachers(distilled, imdb_splits):
+    root, teachers = distilled
+    folder = root / "student"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "imdb_lstm" and config["distillation_temperature"] == 2.0
+    results = json.loads((folder / "all_results.json").read_text())
+    # 270 training reviews (30 went to validation) with gold labels, 200 unlabeled ones.
+    assert results["distillation_transfer_reviews"] == results["train_samples"] == 470
+    assert results["distillation_transfer_unlabeled_reviews"] == 200
+    assert results["distillation_labelled_reviews"] == 2 * (470 + 30)  # each teacher: transfer set and validation
+    named = results["distillation_teachers"]
+    assert [teacher["name"] for teacher in named] == [teacher.name for teacher in teachers]
+    assert sum(teacher["weight"] for teacher in named) == pytest.approx(1.0)
+    card = (folder / "README.md").read_text()
+    assert "## Distillation" in card and f"| {teachers[0].name} |" in card and str(root) not in card
+    assert f"Distilled from '{teachers[0].name}', '{teachers[1].name}': trained on the gold labels" in card
+    # Every door of an LSTM folder: the pipeline labels reviews with the folder's own labels.
+    scores = pipeline_scores(pipeline("sentiment-analysis", model=str(folder), trust_remote_code=True),
+                             imdb_splits["test"]["text"][:4])  # fmt: skip
+    assert all(set(score) == {"neg", "pos"} for score in scores)
+
+
+def test_a_second_run_reads_every_label_from_the_cache(distilled, imdb_dataset):
+    root, teachers = distilled
+    labels_before = sorted(path.stat().st_mtime_ns for path in (root / "labels").rglob("*.npy"))
+    completed = run_distill("--teachers", *teachers, "--dataset_name", imdb_dataset, *SMALL,
+                            "--teacher_labels_dir", root / "labels", "--output_dir", root / "again")  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    results = json.loads((root / "again" / "all_results.json").read_text())
+    assert results["distillation_labelled_reviews"] == 0
+    assert sorted(path.stat().st_mtime_ns for path in (root / "labels").rglob("*.npy")) == labels_before
+    first = json.loads((root / "student" / "all_results.json").read_text())
+    assert results["distillation_teachers"] == first["distillation_teachers"]
+
+
+def test_labelling_resumes_from_the_chunks_a_killed_run_wrote(trained_lstm_folder, imdb_splits, tmp_path):
+    texts = list(imdb_splits["train"]["text"][:100])
+    processes = LabellingProcesses()
+    labelled, count = label_reviews(processes, str(trained_lstm_folder), texts, ["neg", "pos"], tmp_path,
+                                    chunk_rows=32)  # fmt: skip
+    assert count == 100 and labelled.shape == (100, 2)
+    np.testing.assert_allclose(labelled.sum(axis=1), 1.0, rtol=1e-5)
+    (folder,) = tmp_path.iterdir()
+    chunks = sorted(folder.glob("probabilities-*.npy"))
+    assert len(chunks) == 4 and json.loads((folder / "teacher.json").read_text())["rows"] == 100
+    # A kill while the third chunk was being written leaves it missing (a partial file is never read).
+    chunks[2].unlink()
+    (folder / "probabilities-00002.partial.npy").write_bytes(b"cut short")
+    again, count = label_reviews(processes, str(trained_lstm_folder), texts, ["neg", "pos"], tmp_path,
+                                 chunk_rows=32)  # fmt: skip
+    assert count == 32
+    np.testing.assert_allclose(again, labelled, rtol=1e-6)
+    # Other reviews are other labels: a new cache folder, the old one untouched.
+    label_reviews(processes, str(trained_lstm_folder), texts[:50], ["neg", "pos"], tmp_path, chunk_rows=32)
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_teachers_are_weighed_by_validation_likelihood():
+    labels = np.array([0, 1, 1, 0])
+    good = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.8, 0.2]])
+    poor = np.array([[0.4, 0.6], [0.6, 0.4], [0.5, 0.5], [0.5, 0.5]])
+    assert ensemble_weights([good, poor], labels) == [1.0, 0.0]
+    assert ensemble_weights([poor, good], labels) == [0.0, 1.0]
+    assert ensemble_weights([good], labels) == [1.0]
+    mixed = mixed_log_probabilities([good, poor], [0.5, 0.5])
+    np.testing.assert_allclose(np.exp(mixed), (good + poor) / 2, rtol=1e-6)
+    assert NO_LABEL == -100  # what the model's loss skips for reviews without a gold label
+
+
+def test_a_run_without_teachers_or_weight_says_what_is_missing(imdb_dataset, tmp_path):
+    completed = run_distill("--teachers", "--dataset_name", imdb_dataset, *SMALL, "--output_dir", tmp_path / "a")
+    assert completed.returncode != 0 and "Traceback" not in completed.stderr
+    no_weight = run_distill("--teachers", tmp_path, "--distillation_weight", "0", "--dataset_name", imdb_dataset,
+                            *SMALL, "--output_dir", tmp_path / "b")  # fmt: skip
+    assert no_weight.returncode == 1
+    assert no_weight.stderr.strip().endswith("error: distillation_weight is 0: the student would ignore its teachers; "
+                                              "set it above 0.")  # fmt: skip

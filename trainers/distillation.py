@@ -1,0 +1,267 @@
+"""Knowledge distillation into an LSTM (Hinton et al., 2015): one or more teachers (model folders or Hub ids, any
+approach, PyTorch or ONNX Runtime) label the transfer set with their class probabilities; the student, an ordinary
+LSTM recipe, learns from the gold labels where reviews have them and from the teachers' distribution on every review
+(`LSTMSentimentConfig.distillation_weight` and `distillation_temperature`).
+
+The transfer set is the run's training reviews (gold labels) plus, unless turned off, the dataset's unlabeled split
+(label -100): never its validation or test reviews, which the teachers label only to weigh themselves (several
+teachers are averaged with the weights that give the validation reviews the highest likelihood) and to be reported.
+
+Labelling is cached on disk (`TeacherLabelCache`): one folder per teacher and set of reviews, named by a fingerprint
+of the teacher (its files, backend and cut) and of the reviews, written in chunks that each land whole (written
+aside, then renamed), so a killed run resumes where it stopped and a run whose teacher and reviews are unchanged
+labels nothing. Under `accelerate launch`, the processes share each chunk's reviews (`inference.labelling`) and the
+main process writes it.
+"""
+
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset, DatasetDict, Value, concatenate_datasets
+from tqdm.auto import tqdm
+
+from inference.labelling import LabellingProcesses, label_in_chunks
+from inference.labels import match_labels, to_dataset_classes
+from inference.predictor import load_predictor
+
+from .data import load_unlabeled_reviews
+
+# Reviews per cache file: what a kill can lose, and how often the processes meet.
+CACHE_CHUNK_ROWS = 4096
+# Files of a local teacher folder whose bytes decide its labels (weights, config, tokenizer and its cut).
+TEACHER_FILE_PATTERNS = ("*.safetensors", "*.onnx", "config.json", "tokenizer.json", "tokenizer_config.json")
+# The grid step of the teachers' weights searched on validation (each weight a multiple of it, summing to 1).
+WEIGHT_GRID_STEP = 0.1
+# The smallest probability a log takes: a teacher certain of a class must not make a student's target infinite.
+PROBABILITY_FLOOR = 1e-7
+NO_LABEL = -100
+
+
+def reviews_fingerprint(texts: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def teacher_fingerprint(model: str, backend: str) -> dict:
+    """What decides a teacher's labels: a local folder's files (their SHA-256), else the Hub id, and the backend."""
+    folder = Path(model)
+    if not folder.is_dir():
+        return {"model": model, "backend": backend}
+    files = sorted(path for pattern in TEACHER_FILE_PATTERNS for path in folder.rglob(pattern) if path.is_file())
+    hashes = {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+    return {"model": str(folder.resolve()), "backend": backend, "files": hashes}
+
+
+@dataclass
+class TeacherLabelCache:
+    """The class probabilities of one teacher for one list of reviews, in chunk files under `folder`."""
+
+    folder: Path
+    rows: int
+    chunk_rows: int = CACHE_CHUNK_ROWS
+    identity: dict = field(default_factory=dict)  # what the folder's name is a fingerprint of, kept in teacher.json
+
+    @classmethod
+    def for_reviews(
+        cls, directory: str | Path, model: str, backend: str, texts: Sequence[str], chunk_rows: int = CACHE_CHUNK_ROWS
+    ) -> "TeacherLabelCache":
+        identity = {"teacher": teacher_fingerprint(model, backend), "reviews": reviews_fingerprint(texts),
+                    "rows": len(texts), "chunk_rows": chunk_rows}  # fmt: skip
+        key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+        return cls(Path(directory) / f"{Path(model).name or 'teacher'}-{key}", len(texts), chunk_rows, identity)
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.rows // self.chunk_rows)
+
+    def chunk_file(self, index: int) -> Path:
+        return self.folder / f"probabilities-{index:05d}.npy"
+
+    def missing_chunks(self) -> list[int]:
+        return [index for index in range(self.chunks) if not self.chunk_file(index).is_file()]
+
+    def write_chunk(self, index: int, probabilities: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        identity_file = self.folder / "teacher.json"
+        if not identity_file.is_file():
+            identity_file.write_text(json.dumps(self.identity, indent=2) + "\n")
+        partial = self.chunk_file(index).with_suffix(".partial.npy")
+        np.save(partial, probabilities.astype(np.float32))
+        partial.replace(self.chunk_file(index))
+
+    def read(self) -> np.ndarray:
+        return np.concatenate([np.load(self.chunk_file(index)) for index in range(self.chunks)])
+
+
+@dataclass
+class TeacherLabels:
+    """What labelling gave: each teacher's probabilities over the dataset's classes for the transfer set and for the
+    validation reviews, and how long it took."""
+
+    transfer: list[np.ndarray] = field(default_factory=list)
+    validation: list[np.ndarray] = field(default_factory=list)
+    labelled_reviews: int = 0  # reviews labelled in this run (the cache held the others)
+    labelling_seconds: float = 0.0
+
+
+def label_reviews(
+    processes: LabellingProcesses,
+    model: str,
+    texts: Sequence[str],
+    dataset_classes: Sequence[str],
+    cache_directory: str | Path,
+    backend: str = "torch",
+    device: str = "cpu",
+    batch_size: int = 64,
+    description: str = "reviews",
+    chunk_rows: int = CACHE_CHUNK_ROWS,
+) -> tuple[np.ndarray, int]:
+    """The teacher's probabilities over `dataset_classes` for `texts` (its labels matched by name), from the cache,
+    labelling only the chunks it lacks; and how many reviews were labelled now."""
+    cache = None
+    if processes.is_main_process:
+        cache = TeacherLabelCache.for_reviews(cache_directory, model, backend, texts, chunk_rows)
+    (missing,) = processes.broadcast([cache.missing_chunks() if cache else None])
+    predictor = load_predictor("teacher", model, device, backend)
+    mapping = match_labels(predictor.labels, dataset_classes)
+    labelled = 0
+    if missing:
+        total = sum(min(chunk_rows, len(texts) - index * chunk_rows) for index in missing)
+        show = processes.is_main_process
+        with tqdm(total=total, unit="review", desc=f"{Path(model).name}: {description}", disable=not show) as bar:
+            for index in missing:
+                chunk = texts[index * chunk_rows : (index + 1) * chunk_rows]
+                reviews = iter(chunk) if processes.is_main_process else None
+                (records,) = label_in_chunks(processes, predictor, reviews, len(chunk), batch_size,
+                                             top_k=len(predictor.labels), progress=bar)  # fmt: skip
+                if processes.is_main_process:
+                    probabilities = np.array(
+                        [[{s["label"]: s["score"] for s in r["scores"]}[label] for label in predictor.labels]
+                         for r in records]
+                    )  # fmt: skip
+                    cache.write_chunk(index, probabilities)
+                labelled += len(chunk)
+    probabilities = None
+    if processes.is_main_process:
+        probabilities = to_dataset_classes(cache.read(), mapping, len(dataset_classes))
+    (probabilities,) = processes.broadcast([probabilities])
+    return probabilities, labelled
+
+
+def ensemble_weights(
+    validation: Sequence[np.ndarray], labels: np.ndarray, step: float = WEIGHT_GRID_STEP
+) -> list[float]:
+    """The weights (multiples of `step`, summing to 1) whose average of the teachers' validation probabilities gives
+    the validation labels the highest mean log-likelihood; one teacher weighs 1."""
+    if len(validation) == 1:
+        return [1.0]
+    steps = round(1 / step)
+    best, best_score = None, -np.inf
+    for counts in itertools.product(range(steps + 1), repeat=len(validation) - 1):
+        if sum(counts) > steps:
+            continue
+        weights = [count / steps for count in counts] + [(steps - sum(counts)) / steps]
+        mixed = sum(weight * probabilities for weight, probabilities in zip(weights, validation))
+        score = np.log(np.maximum(mixed[np.arange(len(labels)), labels], PROBABILITY_FLOOR)).mean()
+        if score > best_score:
+            best, best_score = weights, score
+    return best
+
+
+def mixed_log_probabilities(probabilities: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """The log of the weighted average of the teachers' probabilities: the logits the student's targets come from."""
+    mixed = sum(weight * teacher for weight, teacher in zip(weights, probabilities))
+    return np.log(np.maximum(mixed, PROBABILITY_FLOOR)).astype(np.float32)
+
+
+def transfer_reviews(splits: DatasetDict, source, seed: int, unlabeled: bool, max_unlabeled: int | None) -> Dataset:
+    """The transfer set: the training reviews with their labels, then (if `unlabeled`) the dataset's unlabeled
+    split with label -100."""
+    # Plain integers: a class label column cannot hold -100.
+    train = splits["train"].select_columns(["text", "label"]).cast_column("label", Value("int64"))
+    if not unlabeled:
+        return train
+    extra = load_unlabeled_reviews(source, seed, max_unlabeled)
+    extra = extra.add_column("label", [NO_LABEL] * len(extra)).cast(train.features)
+    return concatenate_datasets([train, extra])
+
+
+def teacher_name(teacher: str) -> str:
+    """A teacher as results and cards name it: a local folder by its name (no path of the training machine), a Hub
+    model by its id."""
+    return Path(teacher).name if Path(teacher).exists() else teacher
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float((probabilities.argmax(axis=1) == labels).mean())
+
+
+def label_with_teachers(
+    processes: LabellingProcesses,
+    teachers: Sequence[str],
+    transfer: Dataset,
+    validation: Dataset,
+    dataset_classes: Sequence[str],
+    cache_directory: str | Path,
+    backend: str = "torch",
+    device: str = "cpu",
+    batch_size: int = 64,
+    weights: Sequence[float] | None = None,
+) -> tuple[np.ndarray, dict]:
+    """The student's targets for the transfer set (`mixed_log_probabilities` of the teachers, weighted as given or
+    by `ensemble_weights` on validation), and what the run records of them."""
+    labels = TeacherLabels()
+    started = time.perf_counter()
+    for teacher in teachers:
+        for texts, target, description in (
+            (list(validation["text"]), labels.validation, "validation reviews"),
+            (list(transfer["text"]), labels.transfer, "transfer set"),
+        ):
+            probabilities, labelled = label_reviews(
+                processes, teacher, texts, dataset_classes, cache_directory, backend, device, batch_size, description
+            )
+            target.append(probabilities)
+            labels.labelled_reviews += labelled
+    labels.labelling_seconds = time.perf_counter() - started
+    validation_labels = np.asarray(validation["label"])
+    if weights is None:
+        weights = ensemble_weights(labels.validation, validation_labels)
+    elif len(weights) != len(teachers) or min(weights) < 0 or not np.isclose(sum(weights), 1.0):
+        raise ValueError(f"teacher_weights must be {len(teachers)} non-negative numbers summing to 1, got {weights}.")
+    mixed_validation = sum(weight * probabilities for weight, probabilities in zip(weights, labels.validation))
+    gold = np.asarray(transfer["label"])
+    has_gold = gold != NO_LABEL
+    mixed = mixed_log_probabilities(labels.transfer, weights)
+    results = {
+        "distillation_teachers": [
+            {
+                "name": teacher_name(teacher),
+                "weight": weight,
+                "validation_accuracy": accuracy(probabilities, validation_labels),
+            }
+            for teacher, weight, probabilities in zip(teachers, weights, labels.validation)
+        ],
+        "distillation_teacher_validation_accuracy": accuracy(mixed_validation, validation_labels),
+        "distillation_teacher_train_accuracy": accuracy(mixed[has_gold], gold[has_gold]),
+        "distillation_transfer_reviews": len(transfer),
+        "distillation_transfer_unlabeled_reviews": int((~has_gold).sum()),
+        "distillation_labelled_reviews": labels.labelled_reviews,
+        "distillation_labelling_seconds": labels.labelling_seconds,
+    }
+    return mixed, results
+
+
+def with_teacher_logits(tokenized: Dataset, teacher_logits: np.ndarray) -> Dataset:
+    """The tokenized transfer set with each review's teacher logits, as the student's forward pass takes them."""
+    if len(tokenized) != len(teacher_logits):
+        raise ValueError(f"{len(teacher_logits)} teacher rows for {len(tokenized)} reviews.")
+    return tokenized.add_column("teacher_logits", teacher_logits.tolist())
