@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from inference.labelling import LabellingProcesses, label_in_chunks
 from inference.labels import match_labels, to_dataset_classes
-from inference.predictor import load_predictor
+from inference.predictor import SentimentPredictor, load_predictor
 
 from .data import load_unlabeled_reviews
 
@@ -62,6 +62,22 @@ def teacher_fingerprint(model: str, backend: str) -> dict:
 
 
 @dataclass
+class Teacher:
+    """A teacher loaded once for all the reviews it labels: its predictor and the fingerprint of what it is."""
+
+    model: str
+    backend: str
+    predictor: SentimentPredictor
+    fingerprint: dict
+
+    @classmethod
+    def load(cls, model: str, backend: str = "torch", device: str = "cpu") -> "Teacher":
+        return cls(
+            model, backend, load_predictor("teacher", model, device, backend), teacher_fingerprint(model, backend)
+        )
+
+
+@dataclass
 class TeacherLabelCache:
     """The class probabilities of one teacher for one list of reviews, in chunk files under `folder`."""
 
@@ -72,10 +88,11 @@ class TeacherLabelCache:
 
     @classmethod
     def for_reviews(
-        cls, directory: str | Path, model: str, backend: str, texts: Sequence[str], chunk_rows: int = CACHE_CHUNK_ROWS
+        cls, directory: str | Path, teacher: Teacher, texts: Sequence[str], chunk_rows: int = CACHE_CHUNK_ROWS
     ) -> "TeacherLabelCache":
-        identity = {"teacher": teacher_fingerprint(model, backend), "reviews": reviews_fingerprint(texts),
+        identity = {"teacher": teacher.fingerprint, "reviews": reviews_fingerprint(texts),
                     "rows": len(texts), "chunk_rows": chunk_rows}  # fmt: skip
+        model = teacher.model
         key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
         return cls(Path(directory) / f"{Path(model).name or 'teacher'}-{key}", len(texts), chunk_rows, identity)
 
@@ -102,25 +119,12 @@ class TeacherLabelCache:
         return np.concatenate([np.load(self.chunk_file(index)) for index in range(self.chunks)])
 
 
-@dataclass
-class TeacherLabels:
-    """What labelling gave: each teacher's probabilities over the dataset's classes for the transfer set and for the
-    validation reviews, and how long it took."""
-
-    transfer: list[np.ndarray] = field(default_factory=list)
-    validation: list[np.ndarray] = field(default_factory=list)
-    labelled_reviews: int = 0  # reviews labelled in this run (the cache held the others)
-    labelling_seconds: float = 0.0
-
-
 def label_reviews(
     processes: LabellingProcesses,
-    model: str,
+    teacher: Teacher,
     texts: Sequence[str],
     dataset_classes: Sequence[str],
     cache_directory: str | Path,
-    backend: str = "torch",
-    device: str = "cpu",
     batch_size: int = 64,
     description: str = "reviews",
     chunk_rows: int = CACHE_CHUNK_ROWS,
@@ -129,32 +133,26 @@ def label_reviews(
     labelling only the chunks it lacks; and how many reviews were labelled now."""
     cache = None
     if processes.is_main_process:
-        cache = TeacherLabelCache.for_reviews(cache_directory, model, backend, texts, chunk_rows)
+        cache = TeacherLabelCache.for_reviews(cache_directory, teacher, texts, chunk_rows)
     (missing,) = processes.broadcast([cache.missing_chunks() if cache else None])
-    predictor = load_predictor("teacher", model, device, backend)
-    mapping = match_labels(predictor.labels, dataset_classes)
-    labelled = 0
-    if missing:
-        total = sum(min(chunk_rows, len(texts) - index * chunk_rows) for index in missing)
-        show = processes.is_main_process
-        with tqdm(total=total, unit="review", desc=f"{Path(model).name}: {description}", disable=not show) as bar:
-            for index in missing:
-                chunk = texts[index * chunk_rows : (index + 1) * chunk_rows]
-                reviews = iter(chunk) if processes.is_main_process else None
-                (records,) = label_in_chunks(processes, predictor, reviews, len(chunk), batch_size,
-                                             top_k=len(predictor.labels), progress=bar)  # fmt: skip
-                if processes.is_main_process:
-                    probabilities = np.array(
-                        [[{s["label"]: s["score"] for s in r["scores"]}[label] for label in predictor.labels]
-                         for r in records]
-                    )  # fmt: skip
-                    cache.write_chunk(index, probabilities)
-                labelled += len(chunk)
+    labels = teacher.predictor.labels
+    mapping = match_labels(labels, dataset_classes)
+    total = sum(min(chunk_rows, len(texts) - index * chunk_rows) for index in missing)
+    bar_name = f"{Path(teacher.model).name}: {description}"
+    with tqdm(total=total, unit="review", desc=bar_name, disable=not (missing and processes.is_main_process)) as bar:
+        for index in missing:
+            chunk = texts[index * chunk_rows : (index + 1) * chunk_rows]
+            reviews = iter(chunk) if processes.is_main_process else None
+            (records,) = label_in_chunks(processes, teacher.predictor, reviews, len(chunk), batch_size,
+                                         top_k=len(labels), progress=bar)  # fmt: skip
+            if processes.is_main_process:
+                scores = [{entry["label"]: entry["score"] for entry in record["scores"]} for record in records]
+                cache.write_chunk(index, np.array([[score[label] for label in labels] for score in scores]))
     probabilities = None
     if processes.is_main_process:
         probabilities = to_dataset_classes(cache.read(), mapping, len(dataset_classes))
     (probabilities,) = processes.broadcast([probabilities])
-    return probabilities, labelled
+    return probabilities, total
 
 
 def ensemble_weights(
@@ -219,28 +217,29 @@ def label_with_teachers(
 ) -> tuple[np.ndarray, dict]:
     """The student's targets for the transfer set (`mixed_log_probabilities` of the teachers, weighted as given or
     by `ensemble_weights` on validation), and what the run records of them."""
-    labels = TeacherLabels()
     started = time.perf_counter()
-    for teacher in teachers:
+    transfer_probabilities, validation_probabilities, labelled_reviews = [], [], 0
+    for model in teachers:
+        teacher = Teacher.load(model, backend, device)
         for texts, target, description in (
-            (list(validation["text"]), labels.validation, "validation reviews"),
-            (list(transfer["text"]), labels.transfer, "transfer set"),
+            (list(validation["text"]), validation_probabilities, "validation reviews"),
+            (list(transfer["text"]), transfer_probabilities, "transfer set"),
         ):
             probabilities, labelled = label_reviews(
-                processes, teacher, texts, dataset_classes, cache_directory, backend, device, batch_size, description
+                processes, teacher, texts, dataset_classes, cache_directory, batch_size, description
             )
             target.append(probabilities)
-            labels.labelled_reviews += labelled
-    labels.labelling_seconds = time.perf_counter() - started
+            labelled_reviews += labelled
+    labelling_seconds = time.perf_counter() - started
     validation_labels = np.asarray(validation["label"])
     if weights is None:
-        weights = ensemble_weights(labels.validation, validation_labels)
+        weights = ensemble_weights(validation_probabilities, validation_labels)
     elif len(weights) != len(teachers) or min(weights) < 0 or not np.isclose(sum(weights), 1.0):
         raise ValueError(f"teacher_weights must be {len(teachers)} non-negative numbers summing to 1, got {weights}.")
-    mixed_validation = sum(weight * probabilities for weight, probabilities in zip(weights, labels.validation))
+    mixed_validation = sum(weight * probabilities for weight, probabilities in zip(weights, validation_probabilities))
     gold = np.asarray(transfer["label"])
     has_gold = gold != NO_LABEL
-    mixed = mixed_log_probabilities(labels.transfer, weights)
+    mixed = mixed_log_probabilities(transfer_probabilities, weights)
     results = {
         "distillation_teachers": [
             {
@@ -248,14 +247,14 @@ def label_with_teachers(
                 "weight": weight,
                 "validation_accuracy": accuracy(probabilities, validation_labels),
             }
-            for teacher, weight, probabilities in zip(teachers, weights, labels.validation)
+            for teacher, weight, probabilities in zip(teachers, weights, validation_probabilities)
         ],
         "distillation_teacher_validation_accuracy": accuracy(mixed_validation, validation_labels),
         "distillation_teacher_train_accuracy": accuracy(mixed[has_gold], gold[has_gold]),
         "distillation_transfer_reviews": len(transfer),
         "distillation_transfer_unlabeled_reviews": int((~has_gold).sum()),
-        "distillation_labelled_reviews": labels.labelled_reviews,
-        "distillation_labelling_seconds": labels.labelling_seconds,
+        "distillation_labelled_reviews": labelled_reviews,
+        "distillation_labelling_seconds": labelling_seconds,
     }
     return mixed, results
 

@@ -11,7 +11,7 @@ from transformers import pipeline
 
 from inference.labelling import LabellingProcesses
 from trainers.distillation import (
-    NO_LABEL,
+    Teacher,
     ensemble_weights,
     label_reviews,
     mixed_log_probabilities,
@@ -83,8 +83,8 @@ def test_a_second_run_reads_every_label_from_the_cache(distilled, imdb_dataset):
 def test_labelling_resumes_from_the_chunks_a_killed_run_wrote(trained_lstm_folder, imdb_splits, tmp_path):
     texts = list(imdb_splits["train"]["text"][:100])
     processes = LabellingProcesses()
-    labelled, count = label_reviews(processes, str(trained_lstm_folder), texts, ["neg", "pos"], tmp_path,
-                                    chunk_rows=32)  # fmt: skip
+    teacher = Teacher.load(str(trained_lstm_folder))
+    labelled, count = label_reviews(processes, teacher, texts, ["neg", "pos"], tmp_path, chunk_rows=32)
     assert count == 100 and labelled.shape == (100, 2)
     np.testing.assert_allclose(labelled.sum(axis=1), 1.0, rtol=1e-5)
     (folder,) = tmp_path.iterdir()
@@ -93,12 +93,11 @@ def test_labelling_resumes_from_the_chunks_a_killed_run_wrote(trained_lstm_folde
     # A kill while the third chunk was being written leaves it missing (a partial file is never read).
     chunks[2].unlink()
     (folder / "probabilities-00002.partial.npy").write_bytes(b"cut short")
-    again, count = label_reviews(processes, str(trained_lstm_folder), texts, ["neg", "pos"], tmp_path,
-                                 chunk_rows=32)  # fmt: skip
+    again, count = label_reviews(processes, teacher, texts, ["neg", "pos"], tmp_path, chunk_rows=32)
     assert count == 32
     np.testing.assert_allclose(again, labelled, rtol=1e-6)
     # Other reviews are other labels: a new cache folder, the old one untouched.
-    label_reviews(processes, str(trained_lstm_folder), texts[:50], ["neg", "pos"], tmp_path, chunk_rows=32)
+    label_reviews(processes, teacher, texts[:50], ["neg", "pos"], tmp_path, chunk_rows=32)
     assert len(list(tmp_path.iterdir())) == 2
 
 
@@ -111,7 +110,6 @@ def test_teachers_are_weighed_by_validation_likelihood():
     assert ensemble_weights([good], labels) == [1.0]
     mixed = mixed_log_probabilities([good, poor], [0.5, 0.5])
     np.testing.assert_allclose(np.exp(mixed), (good + poor) / 2, rtol=1e-6)
-    assert NO_LABEL == -100  # what the model's loss skips for reviews without a gold label
 
 
 def test_a_run_without_teachers_or_weight_says_what_is_missing(imdb_dataset, tmp_path):
