@@ -1,7 +1,7 @@
 """Comparing approaches on the same split: what `scripts/compare.py` runs and tabulates.
 
 Each approach is trained by its own script (a real subprocess, as a user would run it) into a run folder, once per
-seed; a run folder is reused when the command that made it was the same. Every run is then measured the same way:
+seed; a run folder is reused when the command that made it and the recipes it read were the same. Every run is then measured the same way:
 accuracy, F1 and ROC-AUC from the class probabilities it saved for the test split (checked to be this split's
 reviews), pair consistency on the project's minimal pairs (both sides right), parameters and training time from its
 `all_results.json`, inference speed by loading the folder through the Auto classes and labelling the same sample of
@@ -84,19 +84,25 @@ def training_command(approach: Row, data_args: list[str], seed: int, output_dir:
     ]  # fmt: skip
 
 
+def run_record(approach: Row, command: list[str]) -> dict:
+    """What makes a run: its command and what its recipe files said (a recipe edited since is another run)."""
+    return {"command": command[1:], "recipes": [read_recipe_file(Path(recipe)) for recipe in approach.recipes]}
+
+
 def train_run(approach: Row, data_args: list[str], seed: int, output_dir: Path) -> Path:
     """Trains one seed of `approach` into `output_dir` (its script's own output, progress bars included, goes to the
-    console), unless the folder holds a finished run of the very same command."""
+    console), unless the folder holds a finished run of the very same command and recipes."""
     command = training_command(approach, data_args, seed, output_dir)
-    record = output_dir / COMMAND_FILE
-    if is_finished(output_dir) and record.is_file() and json.loads(record.read_text()) == command[1:]:
+    record = run_record(approach, command)
+    record_file = output_dir / COMMAND_FILE
+    if is_finished(output_dir) and record_file.is_file() and json.loads(record_file.read_text()) == record:
         logger.info(f"{approach.name}, seed {seed}: reusing {output_dir}")
         return output_dir
     logger.info(f"{approach.name}, seed {seed}: {' '.join(command[1:])}")
     completed = subprocess.run(command, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"Training {approach.name} (seed {seed}) failed with exit code {completed.returncode}.")
-    record.write_text(json.dumps(command[1:]) + "\n")
+    record_file.write_text(json.dumps(record) + "\n")
     return output_dir
 
 

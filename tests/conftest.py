@@ -27,6 +27,11 @@ VERBALIZER_RECIPE = PROJECT_ROOT / "configs" / "verbalizer.yaml"
 FINETUNE_SCRIPT = PROJECT_ROOT / "scripts" / "finetune.py"
 FINETUNE_RECIPES = PROJECT_ROOT / "configs" / "finetune"
 EXPORT_ONNX_SCRIPT = PROJECT_ROOT / "scripts" / "export_onnx.py"
+# `accelerate launch` of two processes on the CPU, talking over gloo (no GPU here).
+TWO_CPU_PROCESSES = [
+    sys.executable, "-m", "accelerate.commands.launch",
+    "--config_file", str(PROJECT_ROOT / "configs" / "accelerate" / "multi_gpu.yaml"), "--num_processes", "2",
+]  # fmt: skip
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # Single tokens of the small tokenizer trained below, used as label words by the tests' `mlm` heads.
 TEST_LABEL_WORDS = [" bad", " good"]

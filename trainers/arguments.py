@@ -37,6 +37,11 @@ ALWAYS_RECORDED = (
 )
 # How this run was started, not what it is: its recipe, run again elsewhere, trains from the start.
 NEVER_RECORDED = ("resume_from_checkpoint",)
+# (arguments given on the command line, the recipe entries they replace): data files replace a dataset and the other
+# way round; a cut replaces the recipe's head_tokens, which go with the recipe's cut.
+REPLACING_FIELDS = (
+    (DATA_FILE_FIELDS, DATASET_FIELDS), (DATASET_FIELDS, DATA_FILE_FIELDS), (("truncation",), ("head_tokens",))
+)
 # The key by which a recipe file names the recipe it extends: its own entries override that recipe's.
 BASE_RECIPE_KEY = "base_recipe"
 
@@ -106,6 +111,11 @@ class DataArguments(ReviewDataArguments):
             raise ValueError(
                 f"head_tokens goes with truncation head_tail, and only with it; got truncation {self.truncation} "
                 f"and head_tokens {self.head_tokens}."
+            )
+        if self.head_tokens is not None and self.head_tokens >= self.max_length:
+            raise ValueError(
+                f"head_tokens {self.head_tokens} leaves nothing of max_length {self.max_length} for a long review's "
+                "end: give --head_tokens below max_length, or --truncation head."
             )
 
 
@@ -400,7 +410,7 @@ def parse_recipe(
     a model recipe then a preset), the command line overrides them all.
 
     Data files given on the command line replace the dataset a recipe names (its Hub id too), and a dataset given
-    there replaces a recipe's data files.
+    there replaces a recipe's data files; a truncation given there replaces the recipe's head_tokens.
 
     Returns one instance of each dataclass, then the run's own recipe: every argument a recipe file names or that
     differs from its default, and those of `ALWAYS_RECORDED`, as given (before `TrainingArguments` post-processing),
@@ -427,8 +437,8 @@ def parse_recipe(
             parser.error(f"recipe {recipe_path} has unknown keys: {', '.join(unknown)}")
         recipe.update(entries)
     given_options = {arg.split("=")[0][2:] for arg in args if arg.startswith("--")}
-    for named_here, replaced in ((DATA_FILE_FIELDS, DATASET_FIELDS), (DATASET_FIELDS, DATA_FILE_FIELDS)):
-        if given_options & set(named_here):  # data named on the command line replace the recipe's
+    for named_here, replaced in REPLACING_FIELDS:
+        if given_options & set(named_here):
             recipe = {key: value for key, value in recipe.items() if key not in replaced}
     parser.set_defaults(**recipe)
     try:

@@ -44,7 +44,7 @@ def test_the_best_way_on_validation_becomes_the_folders_cut(trained_lstm_folder,
     )
     long = lengths > 256
     assert table["reviews"] == 150 and table["long_reviews"] == long.sum() > 10
-    assert table["saved_truncation"] == "head"
+    assert table["saved_truncation"] == "head_tail"  # the default recipe's: configs/lstm.yaml
 
     # The way written is the best row, and the folder, loaded as any user loads it, now reads long reviews that way:
     # its pipeline labels them with exactly the accuracy the row reported.
@@ -73,11 +73,14 @@ def test_each_cut_is_the_one_asked_for_and_the_saved_one_comes_back(trained_lstm
         assert predictor.tokenizer(review, truncation=True)["input_ids"] == whole[-256:]
     with cutting(predictor, "head_tail", 64):
         assert predictor.tokenizer(review, truncation=True)["input_ids"] == whole[:64] + whole[-192:]
-    assert predictor.tokenizer(review, truncation=True)["input_ids"] == whole[:256]
-    assert predictor.truncation == "head"
+    with cutting(predictor, "head", None):
+        assert predictor.tokenizer(review, truncation=True)["input_ids"] == whole[:256]
+    saved_cut = whole[:128] + whole[-128:]  # the recipe's first 128 tokens and the rest from the end
+    assert predictor.tokenizer(review, truncation=True)["input_ids"] == saved_cut
+    assert (predictor.truncation, predictor.tokenizer.head_tokens) == ("head_tail", 128)
     with pytest.raises(ValueError, match="leaves no room"), cutting(predictor, "head_tail", 256):
         pass
-    assert predictor.tokenizer(review, truncation=True)["input_ids"] == whole[:256]
+    assert predictor.tokenizer(review, truncation=True)["input_ids"] == saved_cut
 
 
 def test_chunks_and_test_split_choices_are_refused_with_a_reason(trained_lstm_folder, imdb_dataset, tmp_path):

@@ -17,7 +17,7 @@ from trainers.distillation import (
     mixed_log_probabilities,
 )
 
-from ..conftest import PROJECT_ROOT, pipeline_scores
+from ..conftest import PROJECT_ROOT, TWO_CPU_PROCESSES, pipeline_scores
 
 SCRIPT = PROJECT_ROOT / "scripts" / "distill.py"
 # The GPU recipe (a fine-tuned ModernBERT teacher), here with the tests' small random ModernBERT and the small LSTM.
@@ -78,6 +78,32 @@ def test_a_second_run_reads_every_label_from_the_cache(distilled, imdb_dataset):
     assert sorted(path.stat().st_mtime_ns for path in (root / "labels").rglob("*.npy")) == labels_before
     first = json.loads((root / "student" / "all_results.json").read_text())
     assert results["distillation_teachers"] == first["distillation_teachers"]
+
+
+def read_cached_labels(folder) -> np.ndarray:
+    return np.concatenate([np.load(chunk) for chunk in sorted(folder.glob("probabilities-*.npy"))])
+
+
+def test_two_processes_label_the_transfer_set_as_one_process_does(distilled, imdb_dataset, tmp_path):
+    """Under `accelerate launch`, the processes share the labelling: the cache they write holds the labels the
+    one-process run wrote for the same teacher and reviews, and one student is trained over both processes."""
+    root, (lstm_teacher, _) = distilled
+    completed = subprocess.run(
+        [*TWO_CPU_PROCESSES, str(SCRIPT), str(GPU_RECIPE), "--teachers", str(lstm_teacher), "--dataset_name",
+         imdb_dataset, *SMALL, "--teacher_labels_dir", str(tmp_path / "labels"), "--output_dir",
+         str(tmp_path / "student"), "--use_cpu", "true", "--ddp_backend", "gloo"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    results = json.loads((tmp_path / "student" / "all_results.json").read_text())
+    assert results["num_processes"] == 2 and results["distillation_labelled_reviews"] == 470 + 30
+    cached = sorted(path for path in (tmp_path / "labels").iterdir() if path.is_dir())
+    assert len(cached) == 2  # the transfer set and the validation reviews
+    for folder in cached:
+        one_process = root / "labels" / folder.name
+        assert one_process.is_dir(), "the same teacher and reviews make the same cache folder"
+        np.testing.assert_allclose(read_cached_labels(folder), read_cached_labels(one_process), atol=1e-5)
+    assert completed.stderr.count("Model folder:") == 1, "only the main process writes the student"
 
 
 def test_labelling_resumes_from_the_chunks_a_killed_run_wrote(trained_lstm_folder, imdb_splits, tmp_path):

@@ -11,15 +11,10 @@ from transformers import pipeline
 from trainers.data import load_sentiment_splits
 from trainers.run_folder import read_predictions
 
-from ..conftest import IMDB_CLASSES, LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT, pipeline_scores
+from ..conftest import IMDB_CLASSES, LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT, TWO_CPU_PROCESSES, pipeline_scores
 
 LAUNCH_CONFIGS = PROJECT_ROOT / "configs" / "accelerate"
 PREDICT_SCRIPT = PROJECT_ROOT / "scripts" / "predict.py"
-# Two processes on the CPU, talking over gloo (no GPU here).
-TWO_CPU_PROCESSES = [
-    sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(LAUNCH_CONFIGS / "multi_gpu.yaml"),
-    "--num_processes", "2",
-]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ TWEET_CLASSES = ["negative", "neutral", "positive"]
 CSV_CLASSES = ["thumbs down", "thumbs up"]  # sorted: the order the label column's distinct values take
 SMALL_LSTM = [
     "--vocab_size", "3000", "--embedding_dim", "16", "--hidden_size", "16", "--num_train_epochs", "1",
-    "--max_length", "64",
+    "--max_length", "64", "--head_tokens", "16",
 ]  # fmt: skip
 SMALL_FINETUNE = [
     "--max_length", "64", "--head_tokens", "16", "--per_device_train_batch_size", "8", "--max_steps", "3", "--eval_strategy", "no",

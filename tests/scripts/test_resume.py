@@ -13,7 +13,7 @@ from ..conftest import LSTM_RECIPE, PROJECT_ROOT, TRAIN_SCRIPT
 
 # A few hundred real reviews and a tiny LSTM, saved every epoch: seconds per epoch.
 TINY = [
-    "--max_train_samples", "300", "--max_test_samples", "100", "--max_length", "128", "--vocab_size", "2000",
+    "--max_train_samples", "300", "--max_test_samples", "100", "--max_length", "128", "--head_tokens", "32", "--vocab_size", "2000",
     "--embedding_dim", "16", "--hidden_size", "16", "--per_device_train_batch_size", "16",
     "--num_train_epochs", "3", "--save_strategy", "epoch", "--disable_tqdm", "true",
 ]  # fmt: skip

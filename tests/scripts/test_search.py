@@ -10,12 +10,15 @@ import pytest
 import yaml
 from matplotlib.image import imread
 
-from ..conftest import PROJECT_ROOT, TRAIN_SCRIPT
+from ..conftest import PROJECT_ROOT, TRAIN_SCRIPT, TWO_CPU_PROCESSES
 
 SEARCH_SCRIPT = PROJECT_ROOT / "scripts" / "search.py"
 SEARCH_RECIPE = PROJECT_ROOT / "configs" / "search" / "lstm.yaml"
 # A few hundred real reviews, small models and two epochs: seconds per trial.
-SMALL = ["--max_train_samples", "400", "--num_train_epochs", "2", "--max_length", "128", "--vocab_size", "3000"]
+SMALL = [
+    "--max_train_samples", "400", "--num_train_epochs", "2", "--max_length", "128", "--head_tokens", "32",
+    "--vocab_size", "3000",
+]  # fmt: skip
 
 
 def search(output_dir, imdb_dataset, *options, wait=True, env=None):
@@ -97,10 +100,8 @@ def test_bad_search_spaces_and_multi_process_launches_are_refused(tmp_path, imdb
     )  # fmt: skip
     assert bad.returncode == 1 and "search_space names ['hiden_size']" in bad.stderr
     launched = subprocess.run(
-        [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-         str(PROJECT_ROOT / "configs" / "accelerate" / "multi_gpu.yaml"), "--num_processes", "2", str(SEARCH_SCRIPT),
-         str(SEARCH_RECIPE), "--dataset_name", imdb_dataset, *SMALL, "--output_dir", str(tmp_path / "ddp"),
-         "--use_cpu", "true", "--ddp_backend", "gloo"],
+        [*TWO_CPU_PROCESSES, str(SEARCH_SCRIPT), str(SEARCH_RECIPE), "--dataset_name", imdb_dataset, *SMALL,
+         "--output_dir", str(tmp_path / "ddp"), "--use_cpu", "true", "--ddp_backend", "gloo"],
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
     )  # fmt: skip
     assert launched.returncode != 0

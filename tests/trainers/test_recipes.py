@@ -63,6 +63,24 @@ def test_a_recipe_extends_its_base_recipe_and_records_the_merged_values(tmp_path
     assert read_recipe_file(tmp_path / "bases" / ".." / "overlay.yaml") == read_recipe_file(tmp_path / "overlay.yaml")
 
 
+def test_a_cut_named_on_the_command_line_replaces_the_recipes_whole_cut(capsys):
+    """configs/lstm.yaml reads a long review's head and tail (head_tokens 128): `--truncation head` asks for the head
+    alone, without also unsetting head_tokens; `--truncation head_tail` asks for its own head_tokens."""
+    recipe = str(PROJECT_ROOT / "configs" / "lstm.yaml")
+    data_args, *_ = parse_recipe(TYPES, [recipe])
+    assert (data_args.truncation, data_args.head_tokens) == ("head_tail", 128)
+    data_args, *_, recorded = parse_recipe(TYPES, [recipe, "--truncation", "head"])
+    assert (data_args.truncation, data_args.head_tokens) == ("head", None) and "head_tokens" not in recorded
+    data_args, *_ = parse_recipe(TYPES, [recipe, "--truncation=head_tail", "--head_tokens", "64"])
+    assert (data_args.truncation, data_args.head_tokens) == ("head_tail", 64)
+    with pytest.raises(SystemExit):
+        parse_recipe(TYPES, [recipe, "--truncation", "head_tail"])
+    assert "head_tokens goes with truncation head_tail" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a shorter cut than the recipe's head leaves nothing for the end
+        parse_recipe(TYPES, [recipe, "--max_length", "128"])
+    assert "head_tokens 128 leaves nothing of max_length 128" in capsys.readouterr().err
+
+
 def test_a_missing_or_circular_base_recipe_stops_with_a_message_naming_the_files(tmp_path, capsys):
     (tmp_path / "overlay.yaml").write_text("base_recipe: missing.yaml\nseed: 5\n")
     with pytest.raises(SystemExit):
