@@ -40,7 +40,9 @@ NEVER_RECORDED = ("resume_from_checkpoint",)
 # (arguments given on the command line, the recipe entries they replace): data files replace a dataset and the other
 # way round; a cut replaces the recipe's head_tokens, which go with the recipe's cut.
 REPLACING_FIELDS = (
-    (DATA_FILE_FIELDS, DATASET_FIELDS), (DATASET_FIELDS, DATA_FILE_FIELDS), (("truncation",), ("head_tokens",))
+    (DATA_FILE_FIELDS, DATASET_FIELDS),
+    (DATASET_FIELDS, DATA_FILE_FIELDS),
+    (("truncation",), ("head_tokens",)),
 )
 # The key by which a recipe file names the recipe it extends: its own entries override that recipe's.
 BASE_RECIPE_KEY = "base_recipe"
