@@ -22,7 +22,6 @@ from trainers.calibration import (
     CHECK_ATOL,
     CHECK_RTOL,
     CHECKED_ROWS,
-    DEFAULT_SEED,
     CalibrationError,
     calibration_figures,
     calibration_record,
@@ -52,6 +51,7 @@ from trainers.run_folder import (
     TEST_PREDICTIONS_FILE,
     read_predictions,
     read_results,
+    recorded_split_seed,
     write_predictions,
     write_results,
 )
@@ -88,9 +88,8 @@ def run_data_settings(recipe: dict, given: dict) -> dict:
     run recorded in its recipe, so that its own validation split is carved again, overridden by `given`. As in
     training, a dataset given replaces the recipe's data files, and data files given replace its dataset."""
     fields = [item.name for item in dataclasses.fields(DatasetSource)]
-    recorded = {
-        key: recipe[key] for key in (*fields, "validation_fraction", "seed", "max_train_samples") if key in recipe
-    }
+    recorded = {key: recipe[key] for key in (*fields, "validation_fraction", "max_train_samples") if key in recipe}
+    recorded["seed"] = recorded_split_seed(recipe)
     for named_here, replaced in ((DATA_FILE_FIELDS, DATASET_FIELDS), (DATASET_FIELDS, DATA_FILE_FIELDS)):
         if set(given) & set(named_here):
             recorded = {key: value for key, value in recorded.items() if key not in replaced}
@@ -98,7 +97,7 @@ def run_data_settings(recipe: dict, given: dict) -> dict:
     return {
         "source": DatasetSource(**{name: settings[name] for name in fields if name in settings}),
         "validation_fraction": settings.get("validation_fraction", DEFAULT_VALIDATION_FRACTION),
-        "seed": settings.get("seed", DEFAULT_SEED),
+        "seed": settings["seed"],
         "max_train_samples": settings.get("max_train_samples"),
     }
 

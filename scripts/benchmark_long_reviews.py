@@ -47,7 +47,12 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
                         help="Where to measure (default: validation, where a way is chosen).")  # fmt: skip
     parser.add_argument("--validation_fraction", type=float, default=DEFAULT_VALIDATION_FRACTION,
                         help="As in training (default: %(default)s).")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=42, help="As in training: it carves the validation split.")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="As in training (its split_seed, if it gave one): it carves the validation split.",
+    )
     parser.add_argument("--max_samples", type=int, help="Read a seeded random subset of this many of the split.")
     parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS), help="Ways to compare, the first "
                         "the reference of the time column (default: %(default)s).")  # fmt: skip

@@ -12,7 +12,8 @@ and never computed twice for the same teachers and reviews; under `accelerate la
 labelling. The student is the LSTM recipe the config extends (its `base_recipe`: the default, the adversarial or the
 semi-supervised one, from word vectors when it names them); its loss is the gold labels' cross-entropy where a
 review has one plus distillation_weight * T^2 * KL(teacher || student) at temperature T = distillation_temperature
-on every review. `--help` lists every argument.
+on every review. A teacher must not have trained on the run's validation reviews: one trained by this project on
+another split is refused (--split_seed gives the student the teacher's split). `--help` lists every argument.
 """
 
 import sys
@@ -24,7 +25,12 @@ from inference.labelling import labelling_processes
 from model_cards.publishing import start_run, train_and_finish
 from trainers.approaches import approach_of, arguments_by_class, parse_run_arguments
 from trainers.data import class_names
-from trainers.distillation import label_with_teachers, transfer_reviews, with_teacher_logits
+from trainers.distillation import (
+    check_teachers_never_trained_on,
+    label_with_teachers,
+    transfer_reviews,
+    with_teacher_logits,
+)
 from trainers.run import unlabeled_reviews_for
 from trainers.script_logging import setup_logging
 from trainers.training import tokenize_splits
@@ -43,6 +49,7 @@ def main(args: list[str] | None = None) -> dict:
     cache = distillation.teacher_labels_dir or f"{Path(training_args.output_dir)}-teacher-labels"
     device = "cpu" if training_args.use_cpu else str(training_args.device)
     try:
+        check_teachers_never_trained_on(distillation.teachers, data_args, splits["validation"])
         transfer = transfer_reviews(
             splits, data_args, training_args.seed, distillation.transfer_unlabeled, data_args.max_unlabeled_samples
         )

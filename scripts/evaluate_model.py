@@ -53,8 +53,8 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_VALIDATION_FRACTION,
         help="As in training (default: %(default)s).",
     )
-    parser.add_argument("--seed", type=int, default=42, help="As in training: it chooses the validation split and "
-                        "the --max_samples subset (default: 42).")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=42, help="As in training (its split_seed, if it gave one): it "
+                        "chooses the validation split and the --max_samples subset (default: 42).")  # fmt: skip
     parser.add_argument("--max_samples", type=int, help="Evaluate on a seeded random subset of this many reviews.")
     parser.add_argument(
         "--predictions", help="A training run's test_predictions.csv to use instead of running the model on the split."

@@ -62,6 +62,14 @@ class ReviewDataArguments(DatasetSource):
             "classifier recipe's value and seed."
         },
     )
+    split_seed: int | None = field(
+        default=None,
+        metadata={
+            "help": "Seed of the validation split (and of the subsets of labeled reviews); by default the run's "
+            "--seed. Runs that give one split_seed and their own --seed differ only in training: e.g. several "
+            "students of a teacher that was trained, and validated, on that split."
+        },
+    )
     max_train_samples: int | None = field(
         default=None,
         metadata={"help": "Use a seeded random subset of this many labeled training reviews (before the split)."},
@@ -85,6 +93,10 @@ class ReviewDataArguments(DatasetSource):
             "training, entropy minimisation)."
         },
     )
+
+    def seed_of_split(self, run_seed: int) -> int:
+        """The seed that carves this run's validation split: `split_seed`, else the run's own."""
+        return run_seed if self.split_seed is None else self.split_seed
 
 
 @dataclass

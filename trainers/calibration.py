@@ -50,8 +50,6 @@ TEMPERATURE_BOUNDS = (1e-2, 1e2)
 CHECKED_ROWS = 64
 # How close those logits must be: loose enough for bf16 and fp16, far tighter than a fold in a wrong layer.
 CHECK_RTOL, CHECK_ATOL = 1e-2, 1e-3
-# The seed of a run whose recipe records none (`TrainingArguments`' default).
-DEFAULT_SEED = 42
 # Layer names that give the logits in this project's models and in transformers' sequence classifiers, preferred in
 # this order; otherwise the last linear layer with one output per class (the verbalizer's MLP).
 LOGIT_LAYER_NAMES = ("classifier", "classifier.out_proj", "score", "head.label_words")

@@ -23,14 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 from datasets import Dataset, DatasetDict, Value, concatenate_datasets
 from tqdm.auto import tqdm
+from transformers.utils import logging
 
 from inference.labelling import LabellingProcesses, label_in_chunks
 from inference.labels import match_labels, to_dataset_classes
 from inference.predictor import SentimentPredictor, load_predictor
 
-from .data import load_unlabeled_reviews
+from .data import DEFAULT_VALIDATION_FRACTION, DatasetSource, load_sentiment_splits, load_unlabeled_reviews
+from .run_folder import RECIPE_FILE, recorded_split_seed
+
+logger = logging.get_logger(__name__)
 
 # Reviews per cache file: what a kill can lose, and how often the processes meet.
 CACHE_CHUNK_ROWS = 4096
@@ -191,6 +196,47 @@ def transfer_reviews(splits: DatasetDict, source, seed: int, unlabeled: bool, ma
     extra = load_unlabeled_reviews(source, seed, max_unlabeled)
     extra = extra.add_column("label", [NO_LABEL] * len(extra)).cast(train.features)
     return concatenate_datasets([train, extra])
+
+
+def teacher_training_overlap(teacher: str, source: DatasetSource, validation: Dataset) -> int | None:
+    """How many of `validation`'s reviews the teacher trained on, its training split carved again as its recorded
+    recipe says (seed or split_seed, validation_fraction, max_train_samples); None when that cannot be known: a
+    teacher without a project recipe (a Hub id, another project's model) or trained on another dataset."""
+    recipe_file = Path(teacher) / RECIPE_FILE
+    if not recipe_file.is_file():
+        return None
+    recipe = yaml.safe_load(recipe_file.read_text())
+
+    def dataset_of(settings: dict) -> str | None:
+        return settings.get("dataset_hub_id") or settings.get("dataset_name")
+
+    if dataset_of(recipe) != dataset_of(vars(source)):
+        return None
+    training = load_sentiment_splits(
+        source,
+        validation_fraction=recipe.get("validation_fraction", DEFAULT_VALIDATION_FRACTION),
+        seed=recorded_split_seed(recipe),
+        max_train_samples=recipe.get("max_train_samples"),
+    )["train"]
+    return len(set(validation["text"]) & set(training["text"]))
+
+
+def check_teachers_never_trained_on(teachers: Sequence[str], source: DatasetSource, validation: Dataset) -> None:
+    """Refuses a teacher that trained on some of the run's validation reviews (its weight and reported accuracy
+    would be flattered by them); warns where that cannot be checked."""
+    for teacher in teachers:
+        overlap = teacher_training_overlap(teacher, source, validation)
+        if overlap is None:
+            logger.warning(
+                f"Cannot check that teacher {teacher_name(teacher)} never trained on this run's validation reviews "
+                "(no project recipe, or another dataset): train it on the same split, or its weight is flattered."
+            )
+        elif overlap:
+            raise ValueError(
+                f"teacher {teacher_name(teacher)} trained on {overlap} of this run's {len(validation)} validation "
+                "reviews (its recipe carved another split). Give the student the teacher's split: --split_seed "
+                "with the teacher's seed, and its validation_fraction and max_train_samples."
+            )
 
 
 def teacher_name(teacher: str) -> str:

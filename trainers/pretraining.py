@@ -34,7 +34,7 @@ def load_pretraining_corpus(data_args: PretrainingDataArguments, seed: int) -> D
         labeled = load_sentiment_splits(
             data_args,
             validation_fraction=data_args.validation_fraction,
-            seed=seed,
+            seed=data_args.seed_of_split(seed),
             max_train_samples=data_args.max_train_samples,
         )["train"]
         parts.append(labeled.select_columns(["text"]))

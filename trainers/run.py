@@ -12,12 +12,13 @@ from .training import tokenize_splits
 
 
 def load_splits(data_args: DataArguments, args: TrainingArguments) -> DatasetDict:
-    """Seeds everything and loads the run's train/validation/test splits (the split follows the seed)."""
+    """Seeds everything and loads the run's train/validation/test splits (the split follows the seed, or
+    `split_seed`)."""
     set_seed(args.seed)
     return load_sentiment_splits(
         data_args,
         validation_fraction=data_args.validation_fraction,
-        seed=args.seed,
+        seed=data_args.seed_of_split(args.seed),
         max_train_samples=data_args.max_train_samples,
         max_test_samples=data_args.max_test_samples,
     )

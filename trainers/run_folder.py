@@ -12,6 +12,8 @@ import yaml
 
 RESULTS_FILE = "all_results.json"
 RECIPE_FILE = "training_recipe.yaml"
+# The seed of a run whose recipe records none (`TrainingArguments`' default).
+DEFAULT_SEED = 42
 CONFIG_FILE = "config.json"
 CARD_FILE = "README.md"
 # Class probabilities of every test review, in the test split's order, with its label: what `scripts/compare.py`
@@ -38,6 +40,12 @@ def write_recipe(folder: Path, recipe: dict) -> None:
 
     header = f"# The arguments of this run. Re-run it: python {approach_of(recipe).script} {RECIPE_FILE}\n"
     (folder / RECIPE_FILE).write_text(header + yaml.safe_dump(recipe, sort_keys=False))
+
+
+def recorded_split_seed(recipe: dict) -> int:
+    """The seed that carved a run's validation split, as its recipe records it: its split_seed, else its seed."""
+    split_seed = recipe.get("split_seed")
+    return recipe.get("seed", DEFAULT_SEED) if split_seed is None else split_seed
 
 
 def write_results(folder: Path, results: dict) -> None:

@@ -7,23 +7,28 @@ import sys
 
 import numpy as np
 import pytest
+from datasets import Dataset
 from transformers import pipeline
 
 from inference.labelling import LabellingProcesses
+from trainers.data import DatasetSource
 from trainers.distillation import (
     Teacher,
     ensemble_weights,
     label_reviews,
     mixed_log_probabilities,
+    teacher_training_overlap,
 )
 
-from ..conftest import PROJECT_ROOT, TWO_CPU_PROCESSES, pipeline_scores
+from ..conftest import PROJECT_ROOT, TWO_CPU_PROCESSES, pipeline_scores, train_test_lstm
 
 SCRIPT = PROJECT_ROOT / "scripts" / "distill.py"
 # The GPU recipe (a fine-tuned ModernBERT teacher), here with the tests' small random ModernBERT and the small LSTM.
 GPU_RECIPE = PROJECT_ROOT / "configs" / "distill" / "modernbert_teacher.yaml"
+# The split of the teachers (seed 42, 200 reviews: the fine-tuned ModernBERT's), which no teacher may have trained on
+# a validation review of.
 SMALL = [
-    "--max_train_samples", "300", "--max_test_samples", "64", "--max_unlabeled_samples", "200",
+    "--max_train_samples", "200", "--max_test_samples", "64", "--max_unlabeled_samples", "200",
     "--max_length", "128", "--head_tokens", "32", "--hidden_size", "16", "--num_train_epochs", "1",
     "--per_device_train_batch_size", "16", "--disable_tqdm", "true",
     "--pretrained_model_name_or_path", "",  # the student from scratch: no word vectors needed here
@@ -36,9 +41,10 @@ def run_distill(*args) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def distilled(trained_lstm_folder, finetuned_modernbert_folder, imdb_dataset, tmp_path_factory):
+def distilled(finetuned_modernbert_folder, imdb_dataset, tmp_path_factory):
     root = tmp_path_factory.mktemp("distill")
-    teachers = [trained_lstm_folder, finetuned_modernbert_folder]
+    lstm_teacher = train_test_lstm(imdb_dataset, root / "lstm-teacher", "--max_train_samples", "200")
+    teachers = [lstm_teacher, finetuned_modernbert_folder]
     completed = run_distill("--teachers", *teachers, "--dataset_name", imdb_dataset, *SMALL,
                             "--teacher_labels_dir", root / "labels", "--output_dir", root / "student")  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-4000:]
@@ -51,10 +57,10 @@ def test_the_student_is_an_ordinary_lstm_folder_that_names_its_teachers(distille
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "imdb_lstm" and config["distillation_temperature"] == 2.0
     results = json.loads((folder / "all_results.json").read_text())
-    # 270 training reviews (30 went to validation) with gold labels, 200 unlabeled ones.
-    assert results["distillation_transfer_reviews"] == results["train_samples"] == 470
+    # 180 training reviews (20 went to validation) with gold labels, 200 unlabeled ones.
+    assert results["distillation_transfer_reviews"] == results["train_samples"] == 380
     assert results["distillation_transfer_unlabeled_reviews"] == 200
-    assert results["distillation_labelled_reviews"] == 2 * (470 + 30)  # each teacher: transfer set and validation
+    assert results["distillation_labelled_reviews"] == 2 * (380 + 20)  # each teacher: transfer set and validation
     named = results["distillation_teachers"]
     assert [teacher["name"] for teacher in named] == [teacher.name for teacher in teachers]
     assert sum(teacher["weight"] for teacher in named) == pytest.approx(1.0)
@@ -96,7 +102,7 @@ def test_two_processes_label_the_transfer_set_as_one_process_does(distilled, imd
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-4000:]
     results = json.loads((tmp_path / "student" / "all_results.json").read_text())
-    assert results["num_processes"] == 2 and results["distillation_labelled_reviews"] == 470 + 30
+    assert results["num_processes"] == 2 and results["distillation_labelled_reviews"] == 380 + 20
     cached = sorted(path for path in (tmp_path / "labels").iterdir() if path.is_dir())
     assert len(cached) == 2  # the transfer set and the validation reviews
     for folder in cached:
@@ -104,6 +110,33 @@ def test_two_processes_label_the_transfer_set_as_one_process_does(distilled, imd
         assert one_process.is_dir(), "the same teacher and reviews make the same cache folder"
         np.testing.assert_allclose(read_cached_labels(folder), read_cached_labels(one_process), atol=1e-5)
     assert completed.stderr.count("Model folder:") == 1, "only the main process writes the student"
+
+
+def test_a_teacher_that_trained_on_the_students_validation_reviews_is_refused(distilled, imdb_dataset, tmp_path):
+    """Half of the teachers' 200 reviews as validation: the teachers trained on most of them. --split_seed 42 gives
+    a student of seed 43 the teachers' split (seed 43 alone would pick other reviews and carve them otherwise)."""
+    root, teachers = distilled
+    common = ["--teachers", *teachers, "--dataset_name", imdb_dataset, *SMALL, "--teacher_labels_dir", root / "labels"]
+    refused = run_distill(*common, "--validation_fraction", "0.5", "--output_dir", tmp_path / "refused")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"error: teacher {teachers[0].name} trained on " in refused.stderr and "--split_seed" in refused.stderr
+    assert not (tmp_path / "refused" / "model.safetensors").exists()
+    accepted = run_distill(*common, "--seed", "43", "--split_seed", "42", "--output_dir", tmp_path / "student")
+    assert accepted.returncode == 0, accepted.stderr[-4000:]
+    results = json.loads((tmp_path / "student" / "all_results.json").read_text())
+    first = json.loads((root / "student" / "all_results.json").read_text())
+    # The teachers' split: the same validation reviews, so the same accuracies of the teachers on them.
+    assert results["distillation_teachers"] == first["distillation_teachers"]
+
+
+def test_a_teachers_overlap_is_unknown_without_its_recipe_or_on_another_dataset(distilled, imdb_dataset, tmp_path):
+    root, (lstm_teacher, _) = distilled
+    source = DatasetSource(dataset_name=imdb_dataset, dataset_hub_id="stanfordnlp/imdb")
+    validation = Dataset.from_dict({"text": ["A review no teacher read."], "label": [1]})
+    assert teacher_training_overlap(str(lstm_teacher), source, validation) == 0
+    assert teacher_training_overlap(str(tmp_path), source, validation) is None  # a Hub model has no recipe
+    sst2 = DatasetSource(dataset_name="copies/sst2", dataset_hub_id="stanfordnlp/sst2")
+    assert teacher_training_overlap(str(lstm_teacher), sst2, validation) is None
 
 
 def test_labelling_resumes_from_the_chunks_a_killed_run_wrote(trained_lstm_folder, imdb_splits, tmp_path):

@@ -217,6 +217,8 @@ def test_the_runs_data_settings_are_taken_from_its_recipe_unless_given():
     # A folder without a recipe: the defaults of training.
     bare = run_data_settings({}, {"dataset_name": "imdb"})
     assert (bare["seed"], bare["max_train_samples"], bare["validation_fraction"]) == (42, None, 0.1)
+    # A run that carved its split with another seed than its own (split_seed) is calibrated on that split.
+    assert run_data_settings({**recipe, "split_seed": 42}, {})["seed"] == 42
 
 
 def trained_lstm_trainer(imdb_splits, output_dir):

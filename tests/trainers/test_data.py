@@ -3,7 +3,10 @@ from collections import Counter
 import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 
+from trainers.approaches import APPROACHES
+from trainers.arguments import parse_recipe
 from trainers.data import DatasetSource, DatasetValidationError, class_names, label_config, load_sentiment_splits
+from trainers.run import load_splits
 
 from ..conftest import IMDB_CLASSES, SST2_CLASSES
 
@@ -159,3 +162,20 @@ def test_files_of_unknown_or_mixed_formats_are_refused(tmp_path):
         load_sentiment_splits(DatasetSource(train_file="reviews.xlsx", test_file="reviews.xlsx"))
     with pytest.raises(DatasetValidationError, match="share one format"):
         load_sentiment_splits(DatasetSource(train_file="a.csv", test_file="b.parquet"))
+
+
+def test_runs_with_one_split_seed_share_their_split_and_not_their_training_seed(imdb_dataset):
+    """split_seed carves the validation split whatever the run's --seed (several students of one teacher)."""
+
+    def run_splits(*options):
+        data_args, *_, training_args, _ = parse_recipe(
+            APPROACHES["lstm"].argument_classes,
+            ["--dataset_name", imdb_dataset, "--max_train_samples", "400", "--output_dir", "unused", *options],
+        )
+        return load_splits(data_args, training_args)
+
+    teachers = run_splits("--seed", "42")
+    student = run_splits("--seed", "43", "--split_seed", "42")
+    other = run_splits("--seed", "43")
+    assert student["validation"]["text"] == teachers["validation"]["text"]
+    assert set(other["validation"]["text"]) != set(teachers["validation"]["text"])
