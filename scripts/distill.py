@@ -50,8 +50,13 @@ def main(args: list[str] | None = None) -> dict:
     device = "cpu" if training_args.use_cpu else str(training_args.device)
     try:
         check_teachers_never_trained_on(distillation.teachers, data_args, splits["validation"])
+        # The unlabeled reviews follow the split's seed: students that share a split share its labelled transfer set.
         transfer = transfer_reviews(
-            splits, data_args, training_args.seed, distillation.transfer_unlabeled, data_args.max_unlabeled_samples
+            splits,
+            data_args,
+            data_args.seed_of_split(training_args.seed),
+            distillation.transfer_unlabeled,
+            data_args.max_unlabeled_samples,
         )
         teacher_logits, teacher_results = label_with_teachers(
             labelling_processes(cpu=device == "cpu"), distillation.teachers, transfer, splits["validation"],

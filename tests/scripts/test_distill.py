@@ -125,8 +125,10 @@ def test_a_teacher_that_trained_on_the_students_validation_reviews_is_refused(di
     assert accepted.returncode == 0, accepted.stderr[-4000:]
     results = json.loads((tmp_path / "student" / "all_results.json").read_text())
     first = json.loads((root / "student" / "all_results.json").read_text())
-    # The teachers' split: the same validation reviews, so the same accuracies of the teachers on them.
+    # The teachers' split: the same validation reviews (the same accuracies of the teachers on them) and the same
+    # transfer set, whose labels the first student's run cached: nothing is labelled again.
     assert results["distillation_teachers"] == first["distillation_teachers"]
+    assert results["distillation_labelled_reviews"] == 0
 
 
 def test_a_teachers_overlap_is_unknown_without_its_recipe_or_on_another_dataset(distilled, imdb_dataset, tmp_path):
