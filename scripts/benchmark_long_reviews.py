@@ -93,7 +93,10 @@ def main(args: list[str] | None = None) -> dict:
         else:
             write_truncation(arguments.model, best["way"], best["head_tokens"])
             table["written"] = {"truncation": best["way"], "head_tokens": best["head_tokens"]}
-            print(f"Written into {arguments.model}/tokenizer_config.json: {best['description']}.")
+            print(
+                f"Written into {arguments.model}/tokenizer_config.json: {best['description']}. Its card and saved test "
+                "predictions still describe the previous cut; scripts/evaluate_model.py scores it as it now reads."
+            )
     print(json.dumps(table, indent=2))
     if arguments.output_file:
         with open(arguments.output_file, "w") as file:

@@ -15,7 +15,8 @@ pretraining folder of lstm_pretrained, which has no default).
 `--quick` trains every approach on 2,000 training reviews (10% of them for validation) and tests on 2,000 test
 reviews: minutes on a GPU (the fine-tune is the slow one on a CPU). `--full` runs each recipe as it is: all 22,500
 training reviews and all 25,000 test reviews. Each approach is trained by its own script into
-<output_dir>/runs/<approach>/seed-<seed>; re-running the same command reuses finished runs.
+<output_dir>/runs/<approach>/seed-<seed>; re-running the same command reuses finished runs whose recipes (and the
+recipes they extend) are unchanged.
 
 Columns: accuracy, F1 (of the positive class; the macro average over three classes or more) and ROC-AUC (two
 classes only) on the test split; pair consistency, the share of the project's minimal pairs whose original and edit
