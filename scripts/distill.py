@@ -49,7 +49,7 @@ def main(args: list[str] | None = None) -> dict:
     cache = distillation.teacher_labels_dir or f"{Path(training_args.output_dir)}-teacher-labels"
     device = "cpu" if training_args.use_cpu else str(training_args.device)
     try:
-        check_teachers_never_trained_on(distillation.teachers, data_args, splits["validation"])
+        check_teachers_never_trained_on(distillation.teachers, data_args, splits)
         # The unlabeled reviews follow the split's seed: students that share a split share its labelled transfer set.
         transfer = transfer_reviews(
             splits,

@@ -198,10 +198,12 @@ def transfer_reviews(splits: DatasetDict, source, seed: int, unlabeled: bool, ma
     return concatenate_datasets([train, extra])
 
 
-def teacher_training_overlap(teacher: str, source: DatasetSource, validation: Dataset) -> int | None:
-    """How many of `validation`'s reviews the teacher trained on, its training split carved again as its recorded
-    recipe says (seed or split_seed, validation_fraction, max_train_samples); None when that cannot be known: a
-    teacher without a project recipe (a Hub id, another project's model) or trained on another dataset."""
+def teacher_training_overlap(teacher: str, source: DatasetSource, splits: DatasetDict) -> int | None:
+    """How many of the run's validation reviews the teacher trained on, its training split carved again as its
+    recorded recipe says (seed or split_seed, validation_fraction, max_train_samples), leaving out texts the run's own
+    training split holds too (a dataset's duplicate reviews: IMDB has 24 in seed 42's validation split); None when
+    that cannot be known: a teacher without a project recipe (a Hub id, another project's model) or trained on
+    another dataset."""
     recipe_file = Path(teacher) / RECIPE_FILE
     if not recipe_file.is_file():
         return None
@@ -218,14 +220,15 @@ def teacher_training_overlap(teacher: str, source: DatasetSource, validation: Da
         seed=recorded_split_seed(recipe),
         max_train_samples=recipe.get("max_train_samples"),
     )["train"]
-    return len(set(validation["text"]) & set(training["text"]))
+    return len(set(splits["validation"]["text"]) & set(training["text"]) - set(splits["train"]["text"]))
 
 
-def check_teachers_never_trained_on(teachers: Sequence[str], source: DatasetSource, validation: Dataset) -> None:
+def check_teachers_never_trained_on(teachers: Sequence[str], source: DatasetSource, splits: DatasetDict) -> None:
     """Refuses a teacher that trained on some of the run's validation reviews (its weight and reported accuracy
     would be flattered by them); warns where that cannot be checked."""
+    validation = splits["validation"]
     for teacher in teachers:
-        overlap = teacher_training_overlap(teacher, source, validation)
+        overlap = teacher_training_overlap(teacher, source, splits)
         if overlap is None:
             logger.warning(
                 f"Cannot check that teacher {teacher_name(teacher)} never trained on this run's validation reviews "

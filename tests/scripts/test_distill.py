@@ -7,11 +7,11 @@ import sys
 
 import numpy as np
 import pytest
-from datasets import Dataset
+from datasets import Dataset, DatasetDict
 from transformers import pipeline
 
 from inference.labelling import LabellingProcesses
-from trainers.data import DatasetSource
+from trainers.data import DatasetSource, load_sentiment_splits
 from trainers.distillation import (
     Teacher,
     ensemble_weights,
@@ -134,11 +134,16 @@ def test_a_teacher_that_trained_on_the_students_validation_reviews_is_refused(di
 def test_a_teachers_overlap_is_unknown_without_its_recipe_or_on_another_dataset(distilled, imdb_dataset, tmp_path):
     root, (lstm_teacher, _) = distilled
     source = DatasetSource(dataset_name=imdb_dataset, dataset_hub_id="stanfordnlp/imdb")
-    validation = Dataset.from_dict({"text": ["A review no teacher read."], "label": [1]})
-    assert teacher_training_overlap(str(lstm_teacher), source, validation) == 0
-    assert teacher_training_overlap(str(tmp_path), source, validation) is None  # a Hub model has no recipe
+    teachers_split = load_sentiment_splits(imdb_dataset, seed=42, max_train_samples=200)
+    read, unread = teachers_split["train"]["text"][0], "A review no teacher read."
+    splits = DatasetDict(validation=Dataset.from_dict({"text": [unread, read]}), train=Dataset.from_dict({"text": []}))
+    assert teacher_training_overlap(str(lstm_teacher), source, splits) == 1
+    # A review in the run's own training split too (a duplicate in the dataset) is not the teacher's doing.
+    splits["train"] = Dataset.from_dict({"text": [read]})
+    assert teacher_training_overlap(str(lstm_teacher), source, splits) == 0
+    assert teacher_training_overlap(str(tmp_path), source, splits) is None  # a Hub model has no recipe
     sst2 = DatasetSource(dataset_name="copies/sst2", dataset_hub_id="stanfordnlp/sst2")
-    assert teacher_training_overlap(str(lstm_teacher), sst2, validation) is None
+    assert teacher_training_overlap(str(lstm_teacher), sst2, splits) is None
 
 
 def test_labelling_resumes_from_the_chunks_a_killed_run_wrote(trained_lstm_folder, imdb_splits, tmp_path):
