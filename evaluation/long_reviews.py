@@ -10,8 +10,9 @@ the long reviews of a split only (the others are read whole by every way):
 - `chunks`: every window of `max_length` tokens, overlapping by `chunk_overlap`, their probabilities averaged
   (`SentimentPredictor.predict_probabilities(chunk_overlap=...)`, what `predict.py --chunk_overlap` does).
 
-`write_truncation` makes a cut the folder's own (its `tokenizer_config.json`); a choice belongs to the validation
-split, never to the test split.
+`write_reading` makes a way the folder's own (its `tokenizer_config.json`), and `rescore_test_split` computes the
+test figures it then gives, for its saved predictions, results and card; a choice belongs to the validation split,
+never to the test split.
 """
 
 import json
@@ -22,11 +23,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from transformers.tokenization_utils_base import TOKENIZER_CONFIG_FILE
 
-from inference.predictor import SentimentPredictor
+from evaluation.model_evaluation import saved_probabilities
+from inference.predictor import CHUNK_OVERLAP_KEY, SentimentPredictor
 from models.tokenization_truncation import TRUNCATION_SIDES, TRUNCATIONS, TruncatingTokenizer
+from trainers.calibration import CALIBRATION_TEMPERATURE_KEY, test_result_entries
+from trainers.metrics import label_metrics
+from trainers.run_folder import (
+    RESULTS_FILE,
+    TEST_PREDICTIONS_FILE,
+    read_results,
+    write_predictions,
+    write_results,
+)
 
-TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 CHUNKS = "chunks"
 WAYS = (*TRUNCATIONS, CHUNKS)
 
@@ -98,7 +109,7 @@ def read_long_reviews(
         )
     else:
         with cutting(predictor, way.name, way.head_tokens):
-            probabilities = predictor.predict_probabilities(texts, batch_size, show_progress=True)
+            probabilities = predictor.predict_probabilities(texts, batch_size, show_progress=True, chunk_overlap=None)
     return probabilities, time.perf_counter() - started
 
 
@@ -141,6 +152,7 @@ def long_review_table(
         "median_long_review_tokens": int(np.median(lengths[long])),
         "saved_truncation": predictor.truncation,
         "saved_head_tokens": getattr(predictor.tokenizer, "head_tokens", None),
+        "saved_chunk_overlap": predictor.saved_chunk_overlap,
         "rows": rows,
     }
 
@@ -156,7 +168,12 @@ def long_review_markdown(table: dict, split: str) -> str:
         f"{table['long_reviews']:,} of the {table['reviews']:,} {split} reviews are longer than the model's "
         f"{table['max_length']} tokens (median {table['median_long_review_tokens']:,} tokens); the folder cuts by "
         f"`{table['saved_truncation']}`"
-        + (f" ({table['saved_head_tokens']} tokens from the start)." if table["saved_head_tokens"] else "."),
+        + (f" ({table['saved_head_tokens']} tokens from the start)" if table["saved_head_tokens"] else "")
+        + (
+            f" and reads in windows overlapping by {table['saved_chunk_overlap']} tokens where it can (not `pipeline`)."
+            if table["saved_chunk_overlap"] is not None
+            else "."
+        ),
         "",
         f"| way of reading a long review | accuracy on the long reviews | {split} accuracy | "
         f"long reviews/s | time vs {table['rows'][0]['way']} |",
@@ -170,23 +187,77 @@ def long_review_markdown(table: dict, split: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_truncation(folder: str | Path, truncation: str, head_tokens: int | None) -> None:
-    """Makes `truncation` (with `head_tokens` for head_tail) the cut the folder's tokenizer saves, so every door reads
-    long reviews that way."""
-    if truncation not in TRUNCATIONS:
-        raise ValueError(
-            f"A folder's tokenizer cuts by one of {TRUNCATIONS}; {truncation!r} is read at prediction time only "
-            "(predict.py --chunk_overlap)."
-        )
+def write_reading(folder: str | Path, way: Way) -> None:
+    """Makes `way` how the folder reads a long review, in its `tokenizer_config.json`: a cut (`truncation`, with
+    `head_tokens` for head_tail), which every door applies, or windows (`chunk_overlap`), which the project's doors
+    apply (`SentimentPredictor`: predict.py, the server, the demo, on either backend) while `pipeline`, which cannot
+    split a text, keeps the saved cut."""
     path = Path(folder) / TOKENIZER_CONFIG_FILE
     if not path.is_file():
-        raise ValueError(f"{folder} has no {TOKENIZER_CONFIG_FILE}: not a model folder whose cut can be set.")
+        raise ValueError(f"{folder} has no {TOKENIZER_CONFIG_FILE}: not a model folder whose reading can be set.")
     config = json.loads(path.read_text())
-    if config.get("tokenizer_class") != TruncatingTokenizer.__name__:
-        raise ValueError(f"{path} is not a {TruncatingTokenizer.__name__}'s: its cut cannot be set.")
-    config.update(
-        truncation=truncation,
-        truncation_side=TRUNCATION_SIDES[truncation],
-        head_tokens=head_tokens if truncation == "head_tail" else None,
-    )
+    if way.name == CHUNKS:
+        config[CHUNK_OVERLAP_KEY] = way.chunk_overlap
+    else:
+        if config.get("tokenizer_class") != TruncatingTokenizer.__name__:
+            raise ValueError(f"{path} is not a {TruncatingTokenizer.__name__}'s: its cut cannot be set.")
+        config.pop(CHUNK_OVERLAP_KEY, None)
+        config.update(
+            truncation=way.name,
+            truncation_side=TRUNCATION_SIDES[way.name],
+            head_tokens=way.head_tokens if way.name == "head_tail" else None,
+        )
+    path.unlink()  # a hard link shared with another folder is replaced, never written through
     path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+
+
+def rescore_test_split(
+    folder: str | Path,
+    predictor: SentimentPredictor,
+    texts: Sequence[str],
+    labels: np.ndarray,
+    way: Way,
+    batch_size: int = 32,
+) -> dict:
+    """The test figures of a folder that now reads long reviews `way`: its saved `test_predictions.csv` (of the
+    test split's `texts` and `labels`, in order) with the long reviews read again that way (the others are read whole
+    by every way, so their saved probabilities stand), its accuracy, F1, precision, recall and NLL computed again,
+    and, for a calibrated folder, the test ECE and NLL before and after its temperature. Returns the new
+    `all_results.json`, the probabilities and the accuracy before; writes nothing."""
+    probabilities, names = saved_probabilities(str(Path(folder) / TEST_PREDICTIONS_FILE), labels)
+    if names != predictor.labels:
+        raise ValueError(f"{TEST_PREDICTIONS_FILE} has labels {names}, the model {predictor.labels}.")
+    saved_labels = np.asarray(labels)
+    long = np.flatnonzero(token_lengths(predictor, texts) > predictor.max_length)
+    probabilities = probabilities.astype(np.float32)
+    if len(long):
+        probabilities[long] = read_long_reviews(predictor, [texts[index] for index in long], way, batch_size)[0]
+    results = read_results(folder)
+    previous_accuracy = results.get("test_accuracy")
+    results.update({f"test_{name}": value for name, value in
+                    label_metrics(saved_labels, probabilities.argmax(1), len(names)).items()})  # fmt: skip
+    # The file keeps six decimals: a probability written as 0 is taken as the smallest it can stand for.
+    log_probabilities = np.log(np.maximum(probabilities, 5e-7))
+    results["test_loss"] = float(-log_probabilities[np.arange(len(saved_labels)), saved_labels].mean())
+    temperature = results.get(CALIBRATION_TEMPERATURE_KEY)
+    if temperature is not None:
+        results.update(test_result_entries(log_probabilities, saved_labels, temperature))
+    for timing in ("test_runtime", "test_samples_per_second", "test_steps_per_second"):  # the run's pass, another way
+        results.pop(timing, None)
+    results["long_review_reading"] = {
+        "way": way.name, "description": way.describe(), "head_tokens": way.head_tokens,
+        "chunk_overlap": way.chunk_overlap, "chosen_on": "validation", "test_reviews_read_again": len(long),
+    }  # fmt: skip
+    return {"results": results, "labels": saved_labels, "probabilities": probabilities, "class_names": names,
+            "previous_test_accuracy": previous_accuracy}  # fmt: skip
+
+
+def write_rescored_test_split(folder: str | Path, rescored: dict) -> None:
+    """Writes what `rescore_test_split` computed: `test_predictions.csv` and `all_results.json` (the model card is
+    generated from them again by the caller)."""
+    folder = Path(folder)
+    predictions = folder / TEST_PREDICTIONS_FILE
+    predictions.unlink()
+    write_predictions(predictions, rescored["labels"], rescored["probabilities"], rescored["class_names"])
+    (folder / RESULTS_FILE).unlink()
+    write_results(folder, rescored["results"])

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from inference.labels import match_labels, to_dataset_classes
-from inference.predictor import load_predictor
+from inference.predictor import SAVED_READING, load_predictor
 from trainers.calibration import folder_temperature, rescale_probabilities
 from trainers.data import DEFAULT_VALIDATION_FRACTION, DatasetSource, class_names, load_sentiment_splits
 from trainers.run_folder import read_predictions
@@ -39,7 +39,7 @@ class EvaluationOptions:
     max_samples: int | None = None
     predictions: str | None = None
     batch_size: int = 32
-    chunk_overlap: int | None = None
+    chunk_overlap: int | None | str = SAVED_READING
     device: str = "cpu"
     backend: str = "torch"
     label_map: tuple[str, ...] = ()
@@ -108,7 +108,13 @@ def evaluate_model(model: str, source: DatasetSource, options: EvaluationOptions
             texts, options.batch_size, show_progress=True, chunk_overlap=options.chunk_overlap
         )
         speed = len(texts) / (time.perf_counter() - started)
+        chunk_overlap = (
+            predictor.saved_chunk_overlap if options.chunk_overlap == SAVED_READING else options.chunk_overlap
+        )
         origin.update(device=options.device, backend=options.backend, batch_size=options.batch_size)
+        origin["long_reviews"] = (
+            f"windows overlapping by {chunk_overlap} tokens" if chunk_overlap is not None else predictor.truncation
+        )
         origin["reviews_per_second"] = round(speed, 1)
     probabilities = to_dataset_classes(model_probabilities, mapping, len(dataset_classes))
     scaling = {"temperature": folder_temperature(model)}

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from .predictor import (
     OUTPUT_FORMATS,
+    SAVED_READING,
     InputError,
     SentimentPredictor,
     UnencodableReviewError,
@@ -96,7 +97,7 @@ def label_in_chunks(
     chunk_rows: int,
     batch_size: int = 32,
     top_k: int = 1,
-    chunk_overlap: int | None = None,
+    chunk_overlap: int | None | str = SAVED_READING,
     progress: tqdm | None = None,
 ) -> Iterator[list[dict]]:
     """The records (see `prediction_records`) of each chunk of `chunk_rows` reviews, in input order, gathered on
@@ -168,7 +169,7 @@ def label_to_output(
     backend: str = "torch",
     top_k: int = 1,
     batch_size: int = 32,
-    chunk_overlap: int | None = None,
+    chunk_overlap: int | None | str = SAVED_READING,
     rows_in_memory: int = 10_000,
 ) -> None:
     """Labels reviews with the model folder or Hub id `model` and writes one record per review, in input order, to

@@ -11,6 +11,7 @@ the probabilities into the records every entry point prints or returns:
     {"label": "pos", "score": 0.93, "scores": [{"label": "pos", "score": 0.93}, ...top_k entries]}
 """
 
+import argparse
 import csv
 import json
 import sys
@@ -36,6 +37,31 @@ BACKEND_HELP = (
     "What runs the model: torch, or ONNX Runtime on the folder's onnx/model.onnx (onnx) or onnx/model_int8.onnx "
     "(onnx-int8), written by scripts/export_onnx.py. The ONNX backends need a local folder and never import torch."
 )
+
+
+# `predict_probabilities(chunk_overlap=SAVED_READING)`: read long reviews as the folder says, in windows overlapping by
+# its tokenizer_config.json's `chunk_overlap` (written by scripts/benchmark_long_reviews.py --write_best when windows
+# win on validation), else cut by its tokenizer's rule.
+SAVED_READING = "saved"
+CHUNK_OVERLAP_KEY = "chunk_overlap"
+CHUNK_OVERLAP_HELP = (
+    "Split long reviews into windows of the model's maximum length sharing this many tokens, and average their "
+    "scores; 'none' cuts them at the maximum length by the folder's rule. Default: 'saved', as the folder says "
+    "(its tokenizer_config.json's chunk_overlap if it has one, else its cut)."
+)
+
+
+def chunk_overlap_option(value: str) -> int | None | str:
+    """The argparse type of `--chunk_overlap`: a number of tokens, `none` (cut, never split) or `saved` (as the folder
+    says, the default)."""
+    if value.strip().lower() == "none":
+        return None
+    if value == SAVED_READING:
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of tokens, 'none' or 'saved', got {value!r}") from None
 
 
 class InputError(ValueError):
@@ -85,8 +111,14 @@ class SentimentPredictor:
         library_rule = {"right": "head", "left": "tail"}[self.tokenizer.truncation_side]
         return getattr(self.tokenizer, "truncation", None) or library_rule
 
+    @property
+    def saved_chunk_overlap(self) -> int | None:
+        """The overlap of the windows the folder reads a long review in (its tokenizer_config.json's
+        `chunk_overlap`); None when it cuts long reviews instead."""
+        return self.tokenizer.init_kwargs.get(CHUNK_OVERLAP_KEY)
+
     def describe(self) -> dict:
-        """What a client needs to know about this model: its labels, how it cuts long reviews, and its size."""
+        """What a client needs to know about this model: its labels, how it reads long reviews, and its size."""
         return {
             "name": self.name,
             "model_type": self.classifier.model_type,
@@ -95,6 +127,7 @@ class SentimentPredictor:
             "max_length": self.max_length,
             "truncation": self.truncation,
             "head_tokens": getattr(self.tokenizer, "head_tokens", None),
+            "chunk_overlap": self.saved_chunk_overlap,
             "num_parameters": self.classifier.num_parameters,
         }
 
@@ -103,7 +136,7 @@ class SentimentPredictor:
         texts: Sequence[str],
         batch_size: int = 32,
         show_progress: bool = False,
-        chunk_overlap: int | None = None,
+        chunk_overlap: int | None | str = SAVED_READING,
         progress: tqdm | None = None,
     ) -> np.ndarray:
         """Label probabilities, one row per review, in the order given (float32).
@@ -113,13 +146,16 @@ class SentimentPredictor:
         softmax over several labels, sigmoid for a single output or multi-label models.
 
         A review longer than `max_length` tokens is cut by the rule saved with the model's tokenizer (its head, its
-        tail, or both: `truncation`), as training cut it, unless `chunk_overlap` is given: then it is split into
-        windows of `max_length` tokens, each sharing `chunk_overlap` tokens with the previous one, and its
-        probabilities are the mean over its windows, so that a verdict at the end of a long review counts too.
+        tail, or both: `truncation`), as training cut it, when `chunk_overlap` is None; given a number, it is split
+        into windows of `max_length` tokens, each sharing `chunk_overlap` tokens with the previous one, and its
+        probabilities are the mean over its windows, so that a verdict at the end of a long review counts too. By
+        default (`SAVED_READING`), as the folder says: `saved_chunk_overlap`.
 
         `show_progress` shows a progress bar of its own; an open `progress` bar (one over a larger input) is advanced
         instead.
         """
+        if chunk_overlap == SAVED_READING:
+            chunk_overlap = self.saved_chunk_overlap
         self._check_chunk_overlap(chunk_overlap)
         probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         disable_own_bar = not show_progress or progress is not None

@@ -2,7 +2,10 @@
 architecture (one description per approach of trainers/approaches.py), the model it started from, and how it cuts a
 long review. model_cards/model_card.py puts it in the card."""
 
+import json
 from pathlib import Path
+
+from transformers.tokenization_utils_base import TOKENIZER_CONFIG_FILE
 
 from trainers.approaches import approach_of
 from trainers.distillation import teacher_name
@@ -15,11 +18,27 @@ def is_pretraining(config: dict) -> bool:
     return config.get("architectures") == [PRETRAINING_ARCHITECTURE]
 
 
-def describe_cut(recipe: dict) -> str:
-    """What a review longer than the run's `max_length` keeps, in words (the spec its tokenizer saves and applies)."""
-    truncation = recipe.get("truncation", "head")
+def long_review_reading(folder: str | Path, recipe: dict) -> dict:
+    """How the folder reads a review longer than its `max_length`: the cut its tokenizer saves (`truncation`,
+    `head_tokens`; the run's recipe for a folder whose tokenizer does not record it), and the overlap of the windows
+    the project's doors read it in instead (`chunk_overlap`, None if it has none), as
+    scripts/benchmark_long_reviews.py --write_best may have set them after training."""
+    path = Path(folder) / TOKENIZER_CONFIG_FILE
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    source = saved if "truncation" in saved else recipe
+    return {
+        "truncation": source.get("truncation", "head"),
+        "head_tokens": source.get("head_tokens"),
+        "chunk_overlap": saved.get("chunk_overlap"),
+    }
+
+
+def describe_cut(reading: dict) -> str:
+    """What a review longer than the model's `max_length` keeps, in words, from its `truncation` and `head_tokens`
+    (a recipe, or `long_review_reading`)."""
+    truncation = reading.get("truncation", "head")
     if truncation == "head_tail":
-        return f"its first {recipe['head_tokens']} tokens and its end"
+        return f"its first {reading['head_tokens']} tokens and its end"
     return {"head": "its start", "tail": "its end"}[truncation]
 
 

@@ -18,7 +18,14 @@ from trainers.data import DATA_FILE_FIELDS, DEFAULT_DATASET
 from trainers.distillation import teacher_name
 from trainers.run_folder import CALIBRATION_DIAGRAM_FILE, CALIBRATION_METRICS_KEY, CARD_FILE, read_run
 
-from .card_descriptions import base_model_hub_id, describe_architecture, describe_cut, is_pretraining, is_word_vectors
+from .card_descriptions import (
+    base_model_hub_id,
+    describe_architecture,
+    describe_cut,
+    is_pretraining,
+    is_word_vectors,
+    long_review_reading,
+)
 
 TEMPLATE = files("model_cards") / "model_card_template.md"
 PRETRAINING_TEMPLATE = files("model_cards") / "pretraining_card_template.md"
@@ -133,6 +140,7 @@ def build_model_card(
         metrics=["perplexity"] if is_pretraining(config) else None if pretraining else ["accuracy", "f1"],
         eval_results=eval_results(config, results, data) or None,
     )
+    reading = long_review_reading(folder, recipe)
     comparison_section = comparison_markdown(read_comparison(comparison)) if comparison else ""
     return ModelCard.from_template(
         card_data,
@@ -141,7 +149,7 @@ def build_model_card(
         model_name=repo_id,
         repo_id=repo_id,
         revision=revision,
-        description=describe_architecture(config, recipe),
+        description=describe_architecture(config, {**recipe, **reading}),
         dataset_id=dataset_id,
         data=data,
         imdb=dataset_id == DEFAULT_DATASET,
@@ -151,7 +159,8 @@ def build_model_card(
         recipe_yaml=yaml.safe_dump(published_recipe(recipe), sort_keys=False),
         training_script=approach_of(recipe).script,
         max_length=recipe["max_length"],
-        cut=describe_cut(recipe),
+        cut=describe_cut(reading),
+        chunk_overlap=reading["chunk_overlap"],
         comparison=comparison_section,
         hard_cases=hard_cases_markdown(results),
         onnx_files=onnx_files(folder),

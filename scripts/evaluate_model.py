@@ -34,7 +34,7 @@ from transformers.utils import logging
 
 from evaluation.model_evaluation import SPLITS, EvaluationOptions, evaluate_model, summary_line, training_log_history
 from evaluation.report import MINIMAL_PAIRS_FILE, TRICKY_REVIEWS_FILE, write_report
-from inference.predictor import BACKEND_HELP, BACKENDS
+from inference.predictor import BACKEND_HELP, BACKENDS, CHUNK_OVERLAP_HELP, SAVED_READING, chunk_overlap_option
 from trainers.arguments import add_dataset_arguments, dataset_source
 from trainers.data import DEFAULT_VALIDATION_FRACTION
 from trainers.script_logging import setup_logging
@@ -60,8 +60,8 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
         "--predictions", help="A training run's test_predictions.csv to use instead of running the model on the split."
     )
     parser.add_argument("--batch_size", type=int, default=32, help="Reviews per forward pass (default: 32).")
-    parser.add_argument("--chunk_overlap", type=int, help="Score long reviews by overlapping windows sharing this many "
-                        "tokens (see scripts/predict.py) instead of cutting them.")  # fmt: skip
+    parser.add_argument("--chunk_overlap", type=chunk_overlap_option, default=SAVED_READING, metavar="TOKENS|none|saved",
+                        help=CHUNK_OVERLAP_HELP)  # fmt: skip
     parser.add_argument("--device", default="cpu", help="Device, e.g. cpu or cuda (default: cpu).")
     parser.add_argument("--backend", choices=BACKENDS, default="torch", help=BACKEND_HELP)
     parser.add_argument("--label_map", nargs="+", default=[], metavar="MODEL_LABEL=DATASET_LABEL",

@@ -6,8 +6,10 @@
     cat reviews.jsonl | python scripts/predict.py --model outputs/lstm-imdb --input_format jsonl --top_k 2
     python scripts/predict.py --model outputs/lstm-imdb --backend onnx "A wonderful film."   # ONNX Runtime, no torch
 
-Reviews longer than the model's `model_max_length` tokens are truncated, or, with `--chunk_overlap N`, split into
-overlapping windows whose scores are averaged. Output rows follow the input rows in order.
+Reviews longer than the model's `model_max_length` tokens are read as the folder says: cut by its tokenizer's rule,
+or, if its tokenizer_config.json sets `chunk_overlap` (scripts/benchmark_long_reviews.py --write_best), split into
+overlapping windows whose scores are averaged. `--chunk_overlap N` (windows) or `--chunk_overlap none` (the cut)
+overrides it. Output rows follow the input rows in order.
 
 Large inputs: a file given with --input is streamed, --rows_in_memory reviews at a time (standard input and reviews
 given as arguments are held in memory whole), and its rows are all checked before the first is labelled. To share
@@ -25,7 +27,16 @@ import argparse
 import sys
 
 from inference.labelling import label_to_output, labelling_processes
-from inference.predictor import BACKEND_HELP, BACKENDS, INPUT_FORMATS, OUTPUT_FORMATS, InputError
+from inference.predictor import (
+    BACKEND_HELP,
+    BACKENDS,
+    CHUNK_OVERLAP_HELP,
+    INPUT_FORMATS,
+    OUTPUT_FORMATS,
+    SAVED_READING,
+    InputError,
+    chunk_overlap_option,
+)
 from trainers.script_logging import setup_logging
 
 
@@ -46,8 +57,8 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--top_k", type=int, default=1, help="How many labels, best first, to give scores for.")
     parser.add_argument("--batch_size", type=int, default=32, help="Reviews per forward pass.")
     parser.add_argument(
-        "--chunk_overlap", type=int, help="Split long reviews into windows of the model's maximum length sharing "
-        "this many tokens, and average their scores, instead of cutting them at the maximum length."
+        "--chunk_overlap", type=chunk_overlap_option, default=SAVED_READING, metavar="TOKENS|none|saved",
+        help=CHUNK_OVERLAP_HELP,
     )  # fmt: skip
     parser.add_argument(
         "--rows_in_memory", type=int, default=10_000, help="How many reviews of a file are read, labelled and "
