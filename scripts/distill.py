@@ -60,7 +60,7 @@ def main(args: list[str] | None = None) -> dict:
         )
         teacher_logits, teacher_results = label_with_teachers(
             labelling_processes(cpu=device == "cpu"), distillation.teachers, transfer, splits["validation"],
-            class_names(splits), cache, distillation.teacher_backend, device, distillation.teacher_batch_size,
+            splits["test"], class_names(splits), cache, distillation.teacher_backend, device, distillation.teacher_batch_size,
             distillation.teacher_weights,
         )  # fmt: skip
         models = approach_of(recipe).build_models(arguments_by_class(arguments), recipe, splits)

@@ -33,7 +33,7 @@ from inference.labels import match_labels, to_dataset_classes
 from inference.predictor import SentimentPredictor, load_predictor
 
 from .data import DEFAULT_VALIDATION_FRACTION, DatasetSource, load_sentiment_splits, load_unlabeled_reviews
-from .run_folder import RECIPE_FILE, recorded_split_seed
+from .run_folder import RECIPE_FILE, TEST_PREDICTIONS_FILE, read_predictions, recorded_split_seed
 
 logger = logging.get_logger(__name__)
 
@@ -252,11 +252,35 @@ def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float((probabilities.argmax(axis=1) == labels).mean())
 
 
+def teachers_test_accuracy(
+    teachers: Sequence[str], weights: Sequence[float], test: Dataset, dataset_classes: Sequence[str]
+) -> dict | None:
+    """Each teacher's test accuracy and that of their weighted average, from the test predictions each teacher's run
+    saved (`test_predictions.csv`): None unless every teacher is a local folder that saved them for this test split
+    (its labels, in order). Read, never computed: the teachers' weights were chosen on validation."""
+    labels = np.asarray(test["label"])
+    saved = []
+    for teacher in teachers:
+        path = Path(teacher) / TEST_PREDICTIONS_FILE
+        if not path.is_file():
+            return None
+        saved_labels, probabilities, names = read_predictions(path)
+        if not np.array_equal(saved_labels, labels):
+            return None
+        saved.append(to_dataset_classes(probabilities, match_labels(names, dataset_classes), len(dataset_classes)))
+    mixed = sum(weight * probabilities for weight, probabilities in zip(weights, saved))
+    return {
+        "teachers": [accuracy(probabilities, labels) for probabilities in saved],
+        "average": accuracy(mixed, labels),
+    }
+
+
 def label_with_teachers(
     processes: LabellingProcesses,
     teachers: Sequence[str],
     transfer: Dataset,
     validation: Dataset,
+    test: Dataset,
     dataset_classes: Sequence[str],
     cache_directory: str | Path,
     backend: str = "torch",
@@ -265,7 +289,8 @@ def label_with_teachers(
     weights: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, dict]:
     """The student's targets for the transfer set (`mixed_log_probabilities` of the teachers, weighted as given or
-    by `ensemble_weights` on validation), and what the run records of them."""
+    by `ensemble_weights` on validation), and what the run records of them (with the teachers' test accuracy where
+    `teachers_test_accuracy` can read it)."""
     started = time.perf_counter()
     transfer_probabilities, validation_probabilities, labelled_reviews = [], [], 0
     for model in teachers:
@@ -289,16 +314,19 @@ def label_with_teachers(
     gold = np.asarray(transfer["label"])
     has_gold = gold != NO_LABEL
     mixed = mixed_log_probabilities(transfer_probabilities, weights)
+    on_test = teachers_test_accuracy(teachers, weights, test, dataset_classes)
     results = {
         "distillation_teachers": [
             {
                 "name": teacher_name(teacher),
                 "weight": weight,
                 "validation_accuracy": accuracy(probabilities, validation_labels),
+                **({"test_accuracy": on_test["teachers"][index]} if on_test else {}),
             }
-            for teacher, weight, probabilities in zip(teachers, weights, validation_probabilities)
+            for index, (teacher, weight, probabilities) in enumerate(zip(teachers, weights, validation_probabilities))
         ],
         "distillation_teacher_validation_accuracy": accuracy(mixed_validation, validation_labels),
+        **({"distillation_teacher_test_accuracy": on_test["average"]} if on_test else {}),
         "distillation_teacher_train_accuracy": accuracy(mixed[has_gold], gold[has_gold]),
         "distillation_transfer_reviews": len(transfer),
         "distillation_transfer_unlabeled_reviews": int((~has_gold).sum()),

@@ -18,6 +18,7 @@ from trainers.distillation import (
     label_reviews,
     mixed_log_probabilities,
     teacher_training_overlap,
+    teachers_test_accuracy,
 )
 
 from ..conftest import PROJECT_ROOT, TWO_CPU_PROCESSES, pipeline_scores, train_test_lstm
@@ -63,6 +64,8 @@ def test_the_student_is_an_ordinary_lstm_folder_that_names_its_teachers(distille
     assert results["distillation_labelled_reviews"] == 2 * (380 + 20)  # each teacher: transfer set and validation
     named = results["distillation_teachers"]
     assert [teacher["name"] for teacher in named] == [teacher.name for teacher in teachers]
+    # The LSTM teacher's run saved 300 test reviews, not the student's 64: no test figure is made up.
+    assert "distillation_teacher_test_accuracy" not in results and "test_accuracy" not in named[0]
     assert sum(teacher["weight"] for teacher in named) == pytest.approx(1.0)
     card = (folder / "README.md").read_text()
     assert "## Distillation" in card and f"| {teachers[0].name} |" in card and str(root) not in card
@@ -165,6 +168,19 @@ def test_labelling_resumes_from_the_chunks_a_killed_run_wrote(trained_lstm_folde
     # Other reviews are other labels: a new cache folder, the old one untouched.
     label_reviews(processes, teacher, texts[:50], ["neg", "pos"], tmp_path, chunk_rows=32)
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_the_teachers_test_accuracy_is_read_from_their_runs_for_their_own_test_split(
+    trained_lstm_folder, imdb_dataset
+):
+    run_test = load_sentiment_splits(imdb_dataset, seed=42, max_test_samples=300)["test"]  # the fixture run's
+    results = json.loads((trained_lstm_folder / "all_results.json").read_text())
+    read = teachers_test_accuracy([trained_lstm_folder] * 2, [0.3, 0.7], run_test, ["neg", "pos"])
+    assert read == {"teachers": [pytest.approx(results["test_accuracy"])] * 2,
+                    "average": pytest.approx(results["test_accuracy"])}  # fmt: skip
+    other_test = load_sentiment_splits(imdb_dataset, seed=42, max_test_samples=64)["test"]
+    assert teachers_test_accuracy([trained_lstm_folder], [1.0], other_test, ["neg", "pos"]) is None
+    assert teachers_test_accuracy(["answerdotai/ModernBERT-base"], [1.0], run_test, ["neg", "pos"]) is None
 
 
 def test_teachers_are_weighed_by_validation_likelihood():
