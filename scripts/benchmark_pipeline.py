@@ -10,7 +10,8 @@ each of `--backends` (PyTorch, ONNX Runtime on the folder's float or int8 export
 in one call, then forward passes over length-sorted batches of `--sorted_batch_size` with nothing else around them
 (the ceiling every door is compared with). Each row gives reviews/s, its ratio to the sorted model alone on the
 first backend, and the accuracy of its labels, which must be the same for every row but int8's (the same reviews
-through the same weights and the same cut; int8 rounds the weights). Prints the table as Markdown, then the report
+through the same weights and the same cut; int8 rounds the weights). A folder that reads long reviews in windows
+(`chunk_overlap`) is measured on its cut here; scripts/benchmark_long_reviews.py measures what windows cost. Prints the table as Markdown, then the report
 as JSON.
 """
 
@@ -64,7 +65,11 @@ def main(args: list[str] | None = None) -> dict:
         return lambda: [label_index[r["label"]] for r in classifier(texts, batch_size=batch_size, truncation=True)]
 
     def through_predictor(predictor: SentimentPredictor):
-        return lambda: predictor.predict_probabilities(texts, options.batch_size).argmax(-1).tolist()
+        # The cut, as every other row reads: a folder that reads long reviews in windows (chunk_overlap) is slower
+        # on them by what scripts/benchmark_long_reviews.py measures.
+        return lambda: (
+            predictor.predict_probabilities(texts, options.batch_size, chunk_overlap=None).argmax(-1).tolist()
+        )
 
     def model_alone(predictor: SentimentPredictor):
         def run():
