@@ -189,10 +189,13 @@ class SentimentTrainer(Trainer):
             return super()._maybe_log_save_evaluate(*args, **kwargs)
 
     def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
+        # Before the Trainer's files: its trainer_state.json, written last, marks a checkpoint whole, and a run killed
+        # between the two must not leave a checkpoint that looks whole without its training weights.
         if self.weight_averaging is not None and self.args.should_save:
             checkpoint = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            checkpoint.mkdir(parents=True, exist_ok=True)
             self.weight_averaging.save_training_weights(self.model, checkpoint)
+        super()._save_checkpoint(model, trial)
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
         super()._load_from_checkpoint(resume_from_checkpoint, model)
