@@ -108,9 +108,7 @@ def evaluate_model(model: str, source: DatasetSource, options: EvaluationOptions
             texts, options.batch_size, show_progress=True, chunk_overlap=options.chunk_overlap
         )
         speed = len(texts) / (time.perf_counter() - started)
-        chunk_overlap = (
-            predictor.saved_chunk_overlap if options.chunk_overlap == SAVED_READING else options.chunk_overlap
-        )
+        chunk_overlap = predictor.chunk_overlap_for(options.chunk_overlap)
         origin.update(device=options.device, backend=options.backend, batch_size=options.batch_size)
         origin["long_reviews"] = (
             f"windows overlapping by {chunk_overlap} tokens" if chunk_overlap is not None else predictor.truncation

@@ -117,6 +117,10 @@ class SentimentPredictor:
         `chunk_overlap`); None when it cuts long reviews instead."""
         return self.tokenizer.init_kwargs.get(CHUNK_OVERLAP_KEY)
 
+    def chunk_overlap_for(self, requested: int | None | str) -> int | None:
+        """The window overlap a request means: `SAVED_READING` is the folder's own (`saved_chunk_overlap`)."""
+        return self.saved_chunk_overlap if requested == SAVED_READING else requested
+
     def describe(self) -> dict:
         """What a client needs to know about this model: its labels, how it reads long reviews, and its size."""
         return {
@@ -154,8 +158,7 @@ class SentimentPredictor:
         `show_progress` shows a progress bar of its own; an open `progress` bar (one over a larger input) is advanced
         instead.
         """
-        if chunk_overlap == SAVED_READING:
-            chunk_overlap = self.saved_chunk_overlap
+        chunk_overlap = self.chunk_overlap_for(chunk_overlap)
         self._check_chunk_overlap(chunk_overlap)
         probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         disable_own_bar = not show_progress or progress is not None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from transformers.tokenization_utils_base import TOKENIZER_CONFIG_FILE
 
+from inference.predictor import CHUNK_OVERLAP_KEY
 from trainers.approaches import approach_of
 from trainers.distillation import teacher_name
 
@@ -29,7 +30,7 @@ def long_review_reading(folder: str | Path, recipe: dict) -> dict:
     return {
         "truncation": source.get("truncation", "head"),
         "head_tokens": source.get("head_tokens"),
-        "chunk_overlap": saved.get("chunk_overlap"),
+        "chunk_overlap": saved.get(CHUNK_OVERLAP_KEY),
     }
 
 
