@@ -10,7 +10,8 @@ Both are trained by one procedure (`train_baseline`), with C, the inverse regula
 validation like every other hyperparameter here: the vectorizer is fitted on the training split, one classifier per
 C of the baseline's grid is fitted on the training split (the log-count ratios too), and the one with the best
 validation accuracy is kept as it is. It is not refitted on train + validation: every row of a comparison trains on
-the same reviews. The test split never reaches this module.
+the same reviews. The test split reaches this module only to be labelled by a baseline that teaches a distilled
+LSTM (`fit_baseline_teacher`), for the record.
 """
 
 import time
@@ -18,14 +19,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from datasets import Dataset
 from scipy import sparse
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from transformers.utils import logging
 
+from inference.labelling import LabellingProcesses
+from trainers.distillation import NO_LABEL, FittedTeacher
 from trainers.tokenizer import WORD_OR_PUNCTUATION
+
+logger = logging.get_logger(__name__)
 
 
 def normalise(text: str) -> str:
@@ -172,3 +179,33 @@ def train_baseline(
         "train_runtime_seconds": time.perf_counter() - started,
         "train_samples": len(train_texts),
     }
+
+
+def fit_baseline_teacher(
+    processes: LabellingProcesses, name: str, transfer: Dataset, validation: Dataset, test: Dataset
+) -> FittedTeacher:
+    """The baseline `name` as a distillation teacher (`trainers.distillation`): `train_baseline` on the transfer set's
+    training reviews (those with a gold label) and the validation reviews, then its probabilities for the validation
+    reviews, the transfer set and the test reviews. Under `accelerate launch` the main process fits it and shares them.
+    Its name in results is the baseline's and its C, e.g. "nbsvm (C=1.0)"."""
+    if name not in BASELINES:
+        raise ValueError(f"Unknown baseline teacher {name!r}: choose among {sorted(BASELINES)}.")
+    fitted = None
+    if processes.is_main_process:
+        started = time.perf_counter()
+        gold = np.asarray(transfer["label"])
+        texts = transfer["text"]
+        has_gold = gold != NO_LABEL
+        pipeline, report = train_baseline(
+            name, [text for text, kept in zip(texts, has_gold) if kept], gold[has_gold], validation["text"],
+            validation["label"],
+        )  # fmt: skip
+        logger.info(
+            f"Baseline teacher {name}: C = {report['chosen_c']}, validation accuracy {report['eval_accuracy']:.4f}."
+        )
+        probabilities = [
+            pipeline.predict_proba(reviews).astype(np.float32) for reviews in (validation["text"], texts, test["text"])
+        ]
+        fitted = FittedTeacher(f"{name} (C={report['chosen_c']})", *probabilities, time.perf_counter() - started)
+    (fitted,) = processes.broadcast([fitted])
+    return fitted

@@ -102,7 +102,12 @@ def describe_lstm(config: dict, recipe: dict) -> str:
 
 
 def describe_distilled(config: dict, recipe: dict) -> str:
-    teachers = ", ".join(repr(teacher_name(teacher)) for teacher in recipe["teachers"])  # a local folder by its name
+    named = [repr(teacher_name(teacher)) for teacher in recipe.get("teachers", [])]  # a local folder by its name
+    fitted = [
+        f"an n-gram baseline ({name}) fitted on the same training reviews"
+        for name in recipe.get("baseline_teachers", [])
+    ]
+    teachers = ", ".join(named + fitted)
     unlabeled = " and the dataset's unlabeled reviews" if recipe.get("transfer_unlabeled", True) else ""
     return (
         f"{describe_lstm(config, recipe)} Distilled from {teachers}: trained on the gold labels of the training "

@@ -3,13 +3,15 @@ training reviews and the dataset's unlabeled split, and write an ordinary LSTM m
 
     python scripts/distill.py configs/distill/minilm_teacher.yaml --dataset_name path/to/imdb
     python scripts/distill.py configs/distill/ensemble_teacher.yaml --teachers A B C [--teacher_weights .5 .3 .2]
+    python scripts/distill.py configs/distill/minilm_nbsvm_teacher.yaml   # + an n-gram baseline (--baseline_teachers)
     accelerate launch --config_file configs/accelerate/multi_gpu.yaml scripts/distill.py configs/distill/modernbert_teacher.yaml
 
 The teachers label the transfer set (the run's training reviews and, unless --transfer_unlabeled false, the
 unlabeled split) and the validation reviews with their class probabilities; several are averaged with weights chosen
-on validation (or --teacher_weights). Labels are cached beside the run (--teacher_labels_dir), resumable after a kill
-and never computed twice for the same teachers and reviews; under `accelerate launch` the processes share the
-labelling. The student is the LSTM recipe the config extends (its `base_recipe`: the default, the adversarial or the
+on validation (or --teacher_weights). `--baseline_teachers nbsvm` (or tfidf) adds an n-gram regression of
+evaluation/baselines.py, fitted on the run's training reviews in a minute or two, as one more teacher. Labels are
+cached beside the run (--teacher_labels_dir), resumable after a kill and never computed twice for the same teachers
+and reviews; under `accelerate launch` the processes share the labelling. The student is the LSTM recipe the config extends (its `base_recipe`: the default, the adversarial or the
 semi-supervised one, from word vectors when it names them); its loss is the gold labels' cross-entropy where a
 review has one plus distillation_weight * T^2 * KL(teacher || student) at temperature T = distillation_temperature
 on every review. A teacher must not have trained on the run's validation reviews: one trained by this project on
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from datasets import DatasetDict
 
+from evaluation.baselines import fit_baseline_teacher
 from inference.labelling import labelling_processes
 from model_cards.publishing import start_run, train_and_finish
 from trainers.approaches import approach_of, arguments_by_class, parse_run_arguments
@@ -58,10 +61,14 @@ def main(args: list[str] | None = None) -> dict:
             distillation.transfer_unlabeled,
             data_args.max_unlabeled_samples,
         )
+        processes = labelling_processes(cpu=device == "cpu")
+        # The n-gram teachers first: a minute or two each, and an unknown name fails before any long labelling.
+        fitted = [fit_baseline_teacher(processes, name, transfer, splits["validation"], splits["test"])
+                  for name in distillation.baseline_teachers]  # fmt: skip
         teacher_logits, teacher_results = label_with_teachers(
-            labelling_processes(cpu=device == "cpu"), distillation.teachers, transfer, splits["validation"],
-            splits["test"], class_names(splits), cache, distillation.teacher_backend, device, distillation.teacher_batch_size,
-            distillation.teacher_weights,
+            processes, distillation.teachers, transfer, splits["validation"], splits["test"], class_names(splits),
+            cache, distillation.teacher_backend, device, distillation.teacher_batch_size, distillation.teacher_weights,
+            fitted,
         )  # fmt: skip
         models = approach_of(recipe).build_models(arguments_by_class(arguments), recipe, splits)
         model = models.build({})

@@ -207,6 +207,13 @@ class DistillationArguments:
         default_factory=list,
         metadata={"help": "Teacher model folders or Hub ids (any text classifier whose labels match the dataset's)."},
     )
+    baseline_teachers: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "N-gram baselines (evaluation/baselines.py: tfidf, nbsvm) as teachers too, after --teachers: "
+            "each fitted on the run's training reviews, its C chosen on validation, in a minute or two."
+        },
+    )
     teacher_weights: list[float] | None = field(
         default=None,
         metadata={
@@ -234,8 +241,8 @@ class DistillationArguments:
     )
 
     def __post_init__(self):
-        if not self.teachers:
-            raise ValueError("Name at least one teacher: --teachers FOLDER_OR_HUB_ID [...].")
+        if not self.teachers and not self.baseline_teachers:
+            raise ValueError("Name at least one teacher: --teachers FOLDER_OR_HUB_ID [...] or --baseline_teachers.")
         if self.teacher_batch_size < 1:
             raise ValueError(f"teacher_batch_size must be at least 1, got {self.teacher_batch_size}.")
 

@@ -253,11 +253,15 @@ def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 def teachers_test_accuracy(
-    teachers: Sequence[str], weights: Sequence[float], test: Dataset, dataset_classes: Sequence[str]
+    teachers: Sequence[str],
+    weights: Sequence[float],
+    test: Dataset,
+    dataset_classes: Sequence[str],
+    fitted: Sequence["FittedTeacher"] = (),
 ) -> dict | None:
     """Each teacher's test accuracy and that of their weighted average, from the test predictions each teacher's run
-    saved (`test_predictions.csv`): None unless every teacher is a local folder that saved them for this test split
-    (its labels, in order). Read, never computed: the teachers' weights were chosen on validation."""
+    saved (`test_predictions.csv`), then the `fitted` teachers' own: None unless every teacher is a local folder that
+    saved them for this test split (its labels, in order). Reported only: the weights were chosen on validation."""
     labels = np.asarray(test["label"])
     saved = []
     for teacher in teachers:
@@ -268,11 +272,24 @@ def teachers_test_accuracy(
         if not np.array_equal(saved_labels, labels):
             return None
         saved.append(to_dataset_classes(probabilities, match_labels(names, dataset_classes), len(dataset_classes)))
+    saved.extend(teacher.test for teacher in fitted)
     mixed = sum(weight * probabilities for weight, probabilities in zip(weights, saved))
     return {
         "teachers": [accuracy(probabilities, labels) for probabilities in saved],
         "average": accuracy(mixed, labels),
     }
+
+
+@dataclass
+class FittedTeacher:
+    """A teacher the run fits itself on its training reviews (an n-gram baseline: `evaluation.baselines`), given to
+    `label_with_teachers` as its class probabilities, over the dataset's classes."""
+
+    name: str  # as results and cards name it
+    validation: np.ndarray
+    transfer: np.ndarray
+    test: np.ndarray  # reported only
+    seconds: float  # fitting and labelling
 
 
 def label_with_teachers(
@@ -287,10 +304,11 @@ def label_with_teachers(
     device: str = "cpu",
     batch_size: int = 64,
     weights: Sequence[float] | None = None,
+    fitted: Sequence[FittedTeacher] = (),
 ) -> tuple[np.ndarray, dict]:
-    """The student's targets for the transfer set (`mixed_log_probabilities` of the teachers, weighted as given or
-    by `ensemble_weights` on validation), and what the run records of them (with the teachers' test accuracy where
-    `teachers_test_accuracy` can read it)."""
+    """The student's targets for the transfer set (`mixed_log_probabilities` of the teachers, then of the `fitted`
+    ones, weighted as given or by `ensemble_weights` on validation), and what the run records of them (with the
+    teachers' test accuracy where `teachers_test_accuracy` can read it)."""
     started = time.perf_counter()
     transfer_probabilities, validation_probabilities, labelled_reviews = [], [], 0
     for model in teachers:
@@ -304,26 +322,33 @@ def label_with_teachers(
             )
             target.append(probabilities)
             labelled_reviews += labelled
-    labelling_seconds = time.perf_counter() - started
+    for teacher in fitted:
+        validation_probabilities.append(teacher.validation)
+        transfer_probabilities.append(teacher.transfer)
+    labelling_seconds = time.perf_counter() - started + sum(teacher.seconds for teacher in fitted)
     validation_labels = np.asarray(validation["label"])
     if weights is None:
         weights = ensemble_weights(validation_probabilities, validation_labels)
-    elif len(weights) != len(teachers) or min(weights) < 0 or not np.isclose(sum(weights), 1.0):
-        raise ValueError(f"teacher_weights must be {len(teachers)} non-negative numbers summing to 1, got {weights}.")
+    elif len(weights) != len(validation_probabilities) or min(weights) < 0 or not np.isclose(sum(weights), 1.0):
+        raise ValueError(
+            f"teacher_weights must be {len(validation_probabilities)} non-negative numbers summing to 1 (one per "
+            f"teacher, then one per baseline teacher), got {weights}."
+        )
     mixed_validation = sum(weight * probabilities for weight, probabilities in zip(weights, validation_probabilities))
     gold = np.asarray(transfer["label"])
     has_gold = gold != NO_LABEL
     mixed = mixed_log_probabilities(transfer_probabilities, weights)
-    on_test = teachers_test_accuracy(teachers, weights, test, dataset_classes)
+    on_test = teachers_test_accuracy(teachers, weights, test, dataset_classes, fitted)
+    names = [teacher_name(teacher) for teacher in teachers] + [teacher.name for teacher in fitted]
     results = {
         "distillation_teachers": [
             {
-                "name": teacher_name(teacher),
+                "name": name,
                 "weight": weight,
                 "validation_accuracy": accuracy(probabilities, validation_labels),
                 **({"test_accuracy": on_test["teachers"][index]} if on_test else {}),
             }
-            for index, (teacher, weight, probabilities) in enumerate(zip(teachers, weights, validation_probabilities))
+            for index, (name, weight, probabilities) in enumerate(zip(names, weights, validation_probabilities))
         ],
         "distillation_teacher_validation_accuracy": accuracy(mixed_validation, validation_labels),
         **({"distillation_teacher_test_accuracy": on_test["average"]} if on_test else {}),

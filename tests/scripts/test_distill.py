@@ -7,15 +7,19 @@ import sys
 
 import numpy as np
 import pytest
-from datasets import Dataset, DatasetDict
+from datasets import Dataset, DatasetDict, Value, concatenate_datasets
 from transformers import pipeline
 
+from evaluation.baselines import fit_baseline_teacher, train_baseline
 from inference.labelling import LabellingProcesses
+from trainers.arguments import DistillationArguments
 from trainers.data import DatasetSource, load_sentiment_splits
 from trainers.distillation import (
+    NO_LABEL,
     Teacher,
     ensemble_weights,
     label_reviews,
+    label_with_teachers,
     mixed_log_probabilities,
     teacher_training_overlap,
     teachers_test_accuracy,
@@ -202,3 +206,66 @@ def test_a_run_without_teachers_or_weight_says_what_is_missing(imdb_dataset, tmp
     assert no_weight.returncode == 1
     assert no_weight.stderr.strip().endswith("error: distillation_weight is 0: the student would ignore its teachers; "
                                               "set it above 0.")  # fmt: skip
+
+
+def test_an_ngram_baseline_teaches_fitted_on_the_reviews_with_gold_labels_only(
+    trained_lstm_folder, imdb_dataset, tmp_path
+):
+    """The baseline teacher is `train_baseline` on the transfer set's training reviews: the unlabeled ones (here 100
+    real test reviews of another split, label -100) change nothing. It is weighed beside a model folder, and its test
+    figure, computed, sits beside the folder's, read from its run."""
+    splits = load_sentiment_splits(imdb_dataset, seed=42, max_train_samples=400, max_test_samples=300)
+    train, validation, test = splits["train"], splits["validation"], splits["test"]
+    extra = load_sentiment_splits(imdb_dataset, seed=1, max_test_samples=100)["test"].cast_column(
+        "label", Value("int64")
+    )
+    extra = extra.map(lambda _: {"label": NO_LABEL})
+    transfer = concatenate_datasets([train.cast_column("label", Value("int64")), extra])
+    fitted = fit_baseline_teacher(LabellingProcesses(), "nbsvm", transfer, validation, test)
+    alone, report = train_baseline("nbsvm", train["text"], train["label"], validation["text"], validation["label"])
+    assert fitted.name == f"nbsvm (C={report['chosen_c']})" and fitted.transfer.shape == (len(transfer), 2)
+    np.testing.assert_allclose(fitted.validation, alone.predict_proba(validation["text"]), rtol=1e-5)
+    np.testing.assert_allclose(fitted.test, alone.predict_proba(test["text"]), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"Unknown baseline teacher 'svm': choose among \['nbsvm', 'tfidf'\]"):
+        fit_baseline_teacher(LabellingProcesses(), "svm", transfer, validation, test)
+
+    arguments = (
+        LabellingProcesses(),
+        [str(trained_lstm_folder)],
+        transfer,
+        validation,
+        test,
+        ["neg", "pos"],
+        tmp_path,
+    )
+    _, results = label_with_teachers(*arguments, fitted=[fitted])
+    folder_teacher, baseline_teacher = results["distillation_teachers"]
+    assert folder_teacher["name"] == trained_lstm_folder.name and baseline_teacher["name"] == fitted.name
+    assert folder_teacher["weight"] + baseline_teacher["weight"] == pytest.approx(1.0)
+    assert baseline_teacher["validation_accuracy"] == pytest.approx(report["eval_accuracy"])
+    # The folder's run saved predictions for these 300 test reviews (seed 42): both figures are there.
+    test_labels = np.asarray(test["label"])
+    assert baseline_teacher["test_accuracy"] == pytest.approx((fitted.test.argmax(axis=1) == test_labels).mean())
+    assert "test_accuracy" in folder_teacher and "distillation_teacher_test_accuracy" in results
+    with pytest.raises(
+        ValueError, match="2 non-negative numbers summing to 1 .one per teacher, then one per baseline"
+    ):
+        label_with_teachers(*arguments, weights=[1.0], fitted=[fitted])
+
+
+def test_a_baseline_may_teach_alone(imdb_dataset, tmp_path):
+    """No model folder at all: the NB-weighted regression of the student's 180 training reviews is its teacher."""
+    assert DistillationArguments(baseline_teachers=["nbsvm"]).teachers == []
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"base_recipe: {GPU_RECIPE}\nteachers: []\nbaseline_teachers: [nbsvm]\n")
+    command = [sys.executable, str(SCRIPT), str(recipe), "--dataset_name", imdb_dataset, *SMALL,
+               "--output_dir", str(tmp_path / "student")]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    results = json.loads((tmp_path / "student" / "all_results.json").read_text())
+    (teacher,) = results["distillation_teachers"]
+    assert teacher["name"].startswith("nbsvm (C=") and teacher["weight"] == 1.0
+    assert results["distillation_teacher_test_accuracy"] == teacher["test_accuracy"]
+    assert results["distillation_labelled_reviews"] == 0 and not (tmp_path / "student-teacher-labels").exists()
+    card = (tmp_path / "student" / "README.md").read_text()
+    assert "Distilled from an n-gram baseline (nbsvm) fitted on the same training reviews: trained on" in card
