@@ -22,10 +22,12 @@ import numpy as np
 from datasets import Dataset
 from scipy import sparse
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
+from tqdm.auto import tqdm
 from transformers.utils import logging
 
 from inference.labelling import LabellingProcesses
@@ -181,31 +183,54 @@ def train_baseline(
     }
 
 
+def out_of_fold_probabilities(pipeline: Pipeline, texts: Sequence[str], labels: np.ndarray, folds: int) -> np.ndarray:
+    """Each review's probabilities from a copy of `pipeline` (its vectorizer and classifier, as configured) fitted on
+    the other folds only (stratified, fixed shuffle): what the pipeline says of reviews it never read."""
+    probabilities = np.empty((len(texts), len(pipeline.classes_)), dtype=np.float32)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for fitted_on, held_out in tqdm(splitter.split(texts, labels), total=folds, desc="out-of-fold fits"):
+        fold_pipeline = clone(pipeline).fit([texts[index] for index in fitted_on], labels[fitted_on])
+        probabilities[held_out] = fold_pipeline.predict_proba([texts[index] for index in held_out])
+    return probabilities
+
+
 def fit_baseline_teacher(
-    processes: LabellingProcesses, name: str, transfer: Dataset, validation: Dataset, test: Dataset
+    processes: LabellingProcesses, name: str, transfer: Dataset, validation: Dataset, test: Dataset, folds: int = 1
 ) -> FittedTeacher:
     """The baseline `name` as a distillation teacher (`trainers.distillation`): `train_baseline` on the transfer set's
     training reviews (those with a gold label) and the validation reviews, then its probabilities for the validation
-    reviews, the transfer set and the test reviews. Under `accelerate launch` the main process fits it and shares them.
-    Its name in results is the baseline's and its C, e.g. "nbsvm (C=1.0)"."""
+    reviews, the transfer set and the test reviews. With `folds` > 1, the training reviews' probabilities are
+    `out_of_fold_probabilities` at the chosen C instead of the answers it learned them with (a linear model over
+    millions of n-grams fits its training reviews almost exactly). Under `accelerate launch` the main process fits it
+    and shares them. Its name in results is the baseline's, its C and its folds, e.g. "nbsvm (C=1.0, 5 folds)"."""
     if name not in BASELINES:
         raise ValueError(f"Unknown baseline teacher {name!r}: choose among {sorted(BASELINES)}.")
+    if folds < 1:
+        raise ValueError(f"baseline_teacher_folds must be at least 1, got {folds}.")
     fitted = None
     if processes.is_main_process:
         started = time.perf_counter()
         gold = np.asarray(transfer["label"])
         texts = transfer["text"]
         has_gold = gold != NO_LABEL
-        pipeline, report = train_baseline(
-            name, [text for text, kept in zip(texts, has_gold) if kept], gold[has_gold], validation["text"],
-            validation["label"],
-        )  # fmt: skip
+        gold_texts = [text for text, kept in zip(texts, has_gold) if kept]
+        pipeline, report = train_baseline(name, gold_texts, gold[has_gold], validation["text"], validation["label"])
         logger.info(
             f"Baseline teacher {name}: C = {report['chosen_c']}, validation accuracy {report['eval_accuracy']:.4f}."
         )
-        probabilities = [
+        validation_probabilities, transfer_probabilities, test_probabilities = (
             pipeline.predict_proba(reviews).astype(np.float32) for reviews in (validation["text"], texts, test["text"])
-        ]
-        fitted = FittedTeacher(f"{name} (C={report['chosen_c']})", *probabilities, time.perf_counter() - started)
+        )
+        described = f"C={report['chosen_c']}"
+        if folds > 1:
+            transfer_probabilities[has_gold] = out_of_fold_probabilities(pipeline, gold_texts, gold[has_gold], folds)
+            described += f", {folds} folds"
+        fitted = FittedTeacher(
+            f"{name} ({described})",
+            validation_probabilities,
+            transfer_probabilities,
+            test_probabilities,
+            time.perf_counter() - started,
+        )
     (fitted,) = processes.broadcast([fitted])
     return fitted

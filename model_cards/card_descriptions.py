@@ -103,8 +103,10 @@ def describe_lstm(config: dict, recipe: dict) -> str:
 
 def describe_distilled(config: dict, recipe: dict) -> str:
     named = [repr(teacher_name(teacher)) for teacher in recipe.get("teachers", [])]  # a local folder by its name
+    folds = recipe.get("baseline_teacher_folds", 1)
+    out_of_fold = f" (each labelled by a fit on the other {folds - 1} of {folds} folds)" if folds > 1 else ""
     fitted = [
-        f"an n-gram baseline ({name}) fitted on the same training reviews"
+        f"an n-gram baseline ({name}) fitted on the same training reviews{out_of_fold}"
         for name in recipe.get("baseline_teachers", [])
     ]
     teachers = ", ".join(named + fitted)

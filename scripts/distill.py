@@ -4,18 +4,22 @@ training reviews and the dataset's unlabeled split, and write an ordinary LSTM m
     python scripts/distill.py configs/distill/minilm_teacher.yaml --dataset_name path/to/imdb
     python scripts/distill.py configs/distill/ensemble_teacher.yaml --teachers A B C [--teacher_weights .5 .3 .2]
     python scripts/distill.py configs/distill/minilm_nbsvm_teacher.yaml   # + an n-gram baseline (--baseline_teachers)
-    accelerate launch --config_file configs/accelerate/multi_gpu.yaml scripts/distill.py configs/distill/modernbert_teacher.yaml
+    python scripts/distill.py configs/distill/nbsvm_teacher.yaml          # the n-gram baseline alone
+    accelerate launch --config_file configs/accelerate/multi_gpu.yaml scripts/distill.py \
+        configs/distill/modernbert_teacher.yaml
 
 The teachers label the transfer set (the run's training reviews and, unless --transfer_unlabeled false, the
 unlabeled split) and the validation reviews with their class probabilities; several are averaged with weights chosen
 on validation (or --teacher_weights). `--baseline_teachers nbsvm` (or tfidf) adds an n-gram regression of
-evaluation/baselines.py, fitted on the run's training reviews in a minute or two, as one more teacher. Labels are
-cached beside the run (--teacher_labels_dir), resumable after a kill and never computed twice for the same teachers
-and reviews; under `accelerate launch` the processes share the labelling. The student is the LSTM recipe the config extends (its `base_recipe`: the default, the adversarial or the
-semi-supervised one, from word vectors when it names them); its loss is the gold labels' cross-entropy where a
-review has one plus distillation_weight * T^2 * KL(teacher || student) at temperature T = distillation_temperature
-on every review. A teacher must not have trained on the run's validation reviews: one trained by this project on
-another split is refused (--split_seed gives the student the teacher's split). `--help` lists every argument.
+evaluation/baselines.py, fitted on the run's training reviews in a minute or two, as one more teacher
+(--baseline_teacher_folds 5: each training review labelled by a fit on the other folds). Labels are cached beside the
+run (--teacher_labels_dir), resumable after a kill and never computed twice for the same teachers and reviews; under
+`accelerate launch` the processes share the labelling. The student is the LSTM recipe the config extends (its
+`base_recipe`: the default, the adversarial or the semi-supervised one, from word vectors when it names them); its
+loss is the gold labels' cross-entropy where a review has one plus distillation_weight * T^2 * KL(teacher ||
+student) at temperature T = distillation_temperature on every review. A teacher must not have trained on the run's
+validation reviews: one trained by this project on another split is refused (--split_seed gives the student the
+teacher's split). `--help` lists every argument.
 """
 
 import sys
@@ -63,8 +67,12 @@ def main(args: list[str] | None = None) -> dict:
         )
         processes = labelling_processes(cpu=device == "cpu")
         # The n-gram teachers first: a minute or two each, and an unknown name fails before any long labelling.
-        fitted = [fit_baseline_teacher(processes, name, transfer, splits["validation"], splits["test"])
-                  for name in distillation.baseline_teachers]  # fmt: skip
+        fitted = [
+            fit_baseline_teacher(
+                processes, name, transfer, splits["validation"], splits["test"], distillation.baseline_teacher_folds
+            )
+            for name in distillation.baseline_teachers
+        ]
         teacher_logits, teacher_results = label_with_teachers(
             processes, distillation.teachers, transfer, splits["validation"], splits["test"], class_names(splits),
             cache, distillation.teacher_backend, device, distillation.teacher_batch_size, distillation.teacher_weights,

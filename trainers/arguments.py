@@ -214,6 +214,14 @@ class DistillationArguments:
             "each fitted on the run's training reviews, its C chosen on validation, in a minute or two."
         },
     )
+    baseline_teacher_folds: int = field(
+        default=1,
+        metadata={
+            "help": "Label the training reviews by an n-gram teacher fitted on the other folds (k-fold, at the chosen "
+            "C; k extra fits): its answers on the reviews it was fitted on are near-certain copies of their labels. "
+            "1: one fit labels every review."
+        },
+    )
     teacher_weights: list[float] | None = field(
         default=None,
         metadata={

@@ -43,7 +43,8 @@ COMMANDS = {
     "scripts/pretrain_word_vectors.py": [["configs/pretrain/word_vectors.yaml"]],
     "scripts/search.py": [["configs/search/lstm.yaml"]],
     "scripts/distill.py": [
-        [f"configs/distill/{teacher}_teacher.yaml"] for teacher in ("minilm", "minilm_nbsvm", "modernbert", "ensemble")
+        [f"configs/distill/{teacher}_teacher.yaml"]
+        for teacher in ("minilm", "minilm_nbsvm", "nbsvm", "modernbert", "ensemble")
     ],
 }
 

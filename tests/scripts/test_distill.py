@@ -8,9 +8,10 @@ import sys
 import numpy as np
 import pytest
 from datasets import Dataset, DatasetDict, Value, concatenate_datasets
+from sklearn.model_selection import StratifiedKFold
 from transformers import pipeline
 
-from evaluation.baselines import fit_baseline_teacher, train_baseline
+from evaluation.baselines import BASELINES, fit_baseline_teacher, train_baseline
 from inference.labelling import LabellingProcesses
 from trainers.arguments import DistillationArguments
 from trainers.data import DatasetSource, load_sentiment_splits
@@ -253,19 +254,70 @@ def test_an_ngram_baseline_teaches_fitted_on_the_reviews_with_gold_labels_only(
         label_with_teachers(*arguments, weights=[1.0], fitted=[fitted])
 
 
+def test_a_baseline_teacher_labels_its_training_reviews_out_of_fold(imdb_dataset):
+    """With folds, each training review's probabilities come from the pipeline at the chosen C fitted on the other
+    folds, vectorizer included: on 400 real reviews the single fit's answers are its labels, the folds' answers are as
+    good as on unseen reviews. Validation, test and unlabeled rows keep the single fit's probabilities."""
+    splits = load_sentiment_splits(imdb_dataset, seed=42, max_train_samples=400, max_test_samples=200)
+    train, validation, test = splits["train"], splits["validation"], splits["test"]
+    unlabeled = load_sentiment_splits(imdb_dataset, seed=1, max_test_samples=50)["test"].cast_column(
+        "label", Value("int64")
+    )
+    transfer = concatenate_datasets(
+        [train.cast_column("label", Value("int64")), unlabeled.map(lambda _: {"label": NO_LABEL})]
+    )
+    single = fit_baseline_teacher(LabellingProcesses(), "nbsvm", transfer, validation, test)
+    folded = fit_baseline_teacher(LabellingProcesses(), "nbsvm", transfer, validation, test, folds=4)
+    chosen_c = float(single.name.removeprefix("nbsvm (C=").removesuffix(")"))
+    assert folded.name == f"nbsvm (C={chosen_c}, 4 folds)"
+
+    labels = np.asarray(train["label"])
+    by_hand = np.empty((len(train), 2))
+    for fitted_on, held_out in StratifiedKFold(4, shuffle=True, random_state=0).split(train["text"], labels):
+        vectorizer = BASELINES["nbsvm"].vectorizer()
+        classifier = (
+            BASELINES["nbsvm"]
+            .classifier(chosen_c)
+            .fit(vectorizer.fit_transform([train["text"][index] for index in fitted_on]), labels[fitted_on])
+        )
+        by_hand[held_out] = classifier.predict_proba(
+            vectorizer.transform([train["text"][index] for index in held_out])
+        )
+    np.testing.assert_allclose(folded.transfer[: len(train)], by_hand, rtol=1e-5)
+    np.testing.assert_array_equal(folded.transfer[len(train) :], single.transfer[len(train) :])
+    np.testing.assert_array_equal(folded.validation, single.validation)
+    np.testing.assert_array_equal(folded.test, single.test)
+
+    def accuracy(probabilities):
+        return float((probabilities.argmax(axis=1) == labels).mean())
+
+    assert accuracy(single.transfer[: len(train)]) == 1.0  # memorised
+    assert accuracy(folded.transfer[: len(train)]) < 0.95
+    with pytest.raises(ValueError, match="baseline_teacher_folds must be at least 1, got 0"):
+        fit_baseline_teacher(LabellingProcesses(), "nbsvm", transfer, validation, test, folds=0)
+
+
 def test_a_baseline_may_teach_alone(imdb_dataset, tmp_path):
-    """No model folder at all: the NB-weighted regression of the student's 180 training reviews is its teacher."""
+    """No model folder at all: the NB-weighted regression of the student's 180 training reviews is its teacher, each
+    labelled by a fit on the other two of three folds."""
     assert DistillationArguments(baseline_teachers=["nbsvm"]).teachers == []
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"base_recipe: {GPU_RECIPE}\nteachers: []\nbaseline_teachers: [nbsvm]\n")
+    recipe.write_text(
+        f"base_recipe: {GPU_RECIPE}\nteachers: []\nbaseline_teachers: [nbsvm]\nbaseline_teacher_folds: 3\n"
+    )
     command = [sys.executable, str(SCRIPT), str(recipe), "--dataset_name", imdb_dataset, *SMALL,
                "--output_dir", str(tmp_path / "student")]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900)
     assert completed.returncode == 0, completed.stderr[-4000:]
     results = json.loads((tmp_path / "student" / "all_results.json").read_text())
     (teacher,) = results["distillation_teachers"]
-    assert teacher["name"].startswith("nbsvm (C=") and teacher["weight"] == 1.0
+    assert (
+        teacher["name"].startswith("nbsvm (C=") and teacher["name"].endswith(", 3 folds)") and teacher["weight"] == 1
+    )
     assert results["distillation_teacher_test_accuracy"] == teacher["test_accuracy"]
     assert results["distillation_labelled_reviews"] == 0 and not (tmp_path / "student-teacher-labels").exists()
     card = (tmp_path / "student" / "README.md").read_text()
-    assert "Distilled from an n-gram baseline (nbsvm) fitted on the same training reviews: trained on" in card
+    assert (
+        "Distilled from an n-gram baseline (nbsvm) fitted on the same training reviews (each labelled by a fit on the "
+        "other 2 of 3 folds): trained on" in card
+    )
