@@ -205,8 +205,6 @@ def fit_baseline_teacher(
     and shares them. Its name in results is the baseline's, its C and its folds, e.g. "nbsvm (C=1.0, 5 folds)"."""
     if name not in BASELINES:
         raise ValueError(f"Unknown baseline teacher {name!r}: choose among {sorted(BASELINES)}.")
-    if folds < 1:
-        raise ValueError(f"baseline_teacher_folds must be at least 1, got {folds}.")
     fitted = None
     if processes.is_main_process:
         started = time.perf_counter()

@@ -8,18 +8,18 @@ training reviews and the dataset's unlabeled split, and write an ordinary LSTM m
     accelerate launch --config_file configs/accelerate/multi_gpu.yaml scripts/distill.py \
         configs/distill/modernbert_teacher.yaml
 
-The teachers label the transfer set (the run's training reviews and, unless --transfer_unlabeled false, the
-unlabeled split) and the validation reviews with their class probabilities; several are averaged with weights chosen
-on validation (or --teacher_weights). `--baseline_teachers nbsvm` (or tfidf) adds an n-gram regression of
-evaluation/baselines.py, fitted on the run's training reviews in a minute or two, as one more teacher
-(--baseline_teacher_folds 5: each training review labelled by a fit on the other folds). Labels are cached beside the
-run (--teacher_labels_dir), resumable after a kill and never computed twice for the same teachers and reviews; under
-`accelerate launch` the processes share the labelling. The student is the LSTM recipe the config extends (its
-`base_recipe`: the default, the adversarial or the semi-supervised one, from word vectors when it names them); its
-loss is the gold labels' cross-entropy where a review has one plus distillation_weight * T^2 * KL(teacher ||
-student) at temperature T = distillation_temperature on every review. A teacher must not have trained on the run's
-validation reviews: one trained by this project on another split is refused (--split_seed gives the student the
-teacher's split). `--help` lists every argument.
+The teachers label the transfer set (the run's training reviews and, unless --transfer_unlabeled false, the unlabeled
+split) and the validation reviews with their class probabilities; several are averaged with weights chosen on
+validation (or --teacher_weights). `--baseline_teachers nbsvm` (or tfidf) adds an n-gram regression of
+evaluation/baselines.py, fitted on the run's training reviews and labelling the transfer set in 2-3 minutes on IMDB,
+as one more teacher (--baseline_teacher_folds 5: each training review labelled by a fit on the other folds). Labels
+are cached beside the run (--teacher_labels_dir), resumable after a kill and never computed twice for the same
+teachers and reviews; under `accelerate launch` the processes share the labelling. The student is the LSTM recipe the
+config extends (its `base_recipe`: the default, the adversarial or the semi-supervised one, from word vectors when it
+names them); its loss is the gold labels' cross-entropy where a review has one plus distillation_weight * T^2 *
+KL(teacher || student) at temperature T = distillation_temperature on every review. A teacher must not have trained on
+the run's validation reviews: one trained by this project on another split is refused (--split_seed gives the student
+the teacher's split). `--help` lists every argument.
 """
 
 import sys
@@ -66,7 +66,7 @@ def main(args: list[str] | None = None) -> dict:
             data_args.max_unlabeled_samples,
         )
         processes = labelling_processes(cpu=device == "cpu")
-        # The n-gram teachers first: a minute or two each, and an unknown name fails before any long labelling.
+        # The n-gram teachers first: 2-3 minutes each on IMDB, and an unknown name fails before any long labelling.
         fitted = [
             fit_baseline_teacher(
                 processes, name, transfer, splits["validation"], splits["test"], distillation.baseline_teacher_folds

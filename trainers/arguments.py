@@ -211,7 +211,8 @@ class DistillationArguments:
         default_factory=list,
         metadata={
             "help": "N-gram baselines (evaluation/baselines.py: tfidf, nbsvm) as teachers too, after --teachers: "
-            "each fitted on the run's training reviews, its C chosen on validation, in a minute or two."
+            "each fitted on the run's training reviews, its C chosen on validation (2-3 minutes on IMDB with the "
+            "labelling)."
         },
     )
     baseline_teacher_folds: int = field(
@@ -253,6 +254,8 @@ class DistillationArguments:
             raise ValueError("Name at least one teacher: --teachers FOLDER_OR_HUB_ID [...] or --baseline_teachers.")
         if self.teacher_batch_size < 1:
             raise ValueError(f"teacher_batch_size must be at least 1, got {self.teacher_batch_size}.")
+        if self.baseline_teacher_folds < 1:
+            raise ValueError(f"baseline_teacher_folds must be at least 1, got {self.baseline_teacher_folds}.")
 
 
 @dataclass

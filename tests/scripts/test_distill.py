@@ -268,8 +268,9 @@ def test_a_baseline_teacher_labels_its_training_reviews_out_of_fold(imdb_dataset
     )
     single = fit_baseline_teacher(LabellingProcesses(), "nbsvm", transfer, validation, test)
     folded = fit_baseline_teacher(LabellingProcesses(), "nbsvm", transfer, validation, test, folds=4)
-    chosen_c = float(single.name.removeprefix("nbsvm (C=").removesuffix(")"))
-    assert folded.name == f"nbsvm (C={chosen_c}, 4 folds)"
+    _, report = train_baseline("nbsvm", train["text"], train["label"], validation["text"], validation["label"])
+    chosen_c = report["chosen_c"]
+    assert (single.name, folded.name) == (f"nbsvm (C={chosen_c})", f"nbsvm (C={chosen_c}, 4 folds)")
 
     labels = np.asarray(train["label"])
     by_hand = np.empty((len(train), 2))
@@ -293,14 +294,15 @@ def test_a_baseline_teacher_labels_its_training_reviews_out_of_fold(imdb_dataset
 
     assert accuracy(single.transfer[: len(train)]) == 1.0  # memorised
     assert accuracy(folded.transfer[: len(train)]) < 0.95
-    with pytest.raises(ValueError, match="baseline_teacher_folds must be at least 1, got 0"):
-        fit_baseline_teacher(LabellingProcesses(), "nbsvm", transfer, validation, test, folds=0)
 
 
 def test_a_baseline_may_teach_alone(imdb_dataset, tmp_path):
     """No model folder at all: the NB-weighted regression of the student's 180 training reviews is its teacher, each
     labelled by a fit on the other two of three folds."""
     assert DistillationArguments(baseline_teachers=["nbsvm"]).teachers == []
+    for teachers in ({"baseline_teachers": ["nbsvm"]}, {"teachers": ["outputs/minilm-imdb"]}):
+        with pytest.raises(ValueError, match="baseline_teacher_folds must be at least 1, got 0"):
+            DistillationArguments(**teachers, baseline_teacher_folds=0)
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(
         f"base_recipe: {GPU_RECIPE}\nteachers: []\nbaseline_teachers: [nbsvm]\nbaseline_teacher_folds: 3\n"
