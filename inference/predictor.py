@@ -3,10 +3,11 @@
 A `SentimentPredictor` wraps one model folder (or Hub id) and its tokenizer, and labels lists of reviews in
 length-sorted batches, one forward pass per batch, with reviews cut at the tokenizer's `model_max_length`. The model
 runs on one of `BACKENDS`: `torch` loads it through the Auto classes with `trust_remote_code`, exactly as a user of
-the Hub would (`torch_runtime.py`); `onnx` and `onnx-int8` run the folder's ONNX export (`scripts/export_onnx.py`)
-with ONNX Runtime, without importing torch (`onnx_runtime.py`). Either is a callable from an encoded batch to
-logits, as numpy, so batching, chunking and probabilities are the same code for both. `prediction_records` turns
-the probabilities into the records every entry point prints or returns:
+the Hub would (`torch_runtime.py`), `torch-bf16` the same with its weights cast to bfloat16; `onnx` and `onnx-int8`
+run the folder's ONNX export (`scripts/export_onnx.py`) with ONNX Runtime, without importing torch
+(`onnx_runtime.py`). Each is a callable from an encoded batch to logits, as numpy, so batching, chunking and
+probabilities are the same code for all. `prediction_records` turns the probabilities into the records every entry
+point prints or returns:
 
     {"label": "pos", "score": 0.93, "scores": [{"label": "pos", "score": 0.93}, ...top_k entries]}
 """
@@ -31,11 +32,15 @@ from .sources import check_model_folder
 UNLIMITED_LENGTH = int(1e29)
 INPUT_FORMATS = ("text", "csv", "jsonl")
 OUTPUT_FORMATS = ("jsonl", "csv")
-# What runs the model: PyTorch, or ONNX Runtime on the folder's float or int8 ONNX export.
-BACKENDS = ("torch", "onnx", "onnx-int8")
+# What runs the model: PyTorch in float32 or bfloat16, or ONNX Runtime on the folder's float or int8 ONNX export.
+BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
+# The PyTorch backends and the dtype their weights load in ("auto": the folder's own, as `from_pretrained` loads it).
+TORCH_DTYPES = {"torch": "auto", "torch-bf16": "bfloat16"}
 BACKEND_HELP = (
-    "What runs the model: torch, or ONNX Runtime on the folder's onnx/model.onnx (onnx) or onnx/model_int8.onnx "
-    "(onnx-int8), written by scripts/export_onnx.py. The ONNX backends need a local folder and never import torch."
+    "What runs the model: torch; torch-bf16, its weights cast to bfloat16 (faster on GPUs and on CPUs with bfloat16 "
+    "instructions, such as AVX512-BF16 or AMX; slower on others); or ONNX Runtime on the folder's onnx/model.onnx "
+    "(onnx) or onnx/model_int8.onnx (onnx-int8), written by scripts/export_onnx.py. The ONNX backends need a local "
+    "folder and never import torch."
 )
 
 
@@ -220,7 +225,8 @@ class SentimentPredictor:
 
 def load_predictor(name: str, model_path: str, device: str = "cpu", backend: str = "torch") -> SentimentPredictor:
     """Loads a saved model folder or Hub id the way a user would: with `torch`, the Auto classes and
-    `trust_remote_code=True`; with `onnx` or `onnx-int8`, the folder's tokenizer and its ONNX export.
+    `trust_remote_code=True` (`torch-bf16`: in bfloat16); with `onnx` or `onnx-int8`, the folder's tokenizer and its
+    ONNX export.
 
     Fails with a one-line `SourceError` (a ValueError) naming the place when the folder is missing or not a model
     (see `check_model_folder`), or when the Hub has no such model; with a ValueError when an ONNX backend finds no
@@ -231,10 +237,10 @@ def load_predictor(name: str, model_path: str, device: str = "cpu", backend: str
         raise ValueError(f"Unknown backend '{backend}'; choose one of {BACKENDS}.")
     check_model_folder(model_path)
     # Each backend's module is imported only when chosen: the torch one imports torch, the ONNX one onnxruntime.
-    if backend == "torch":
+    if backend in TORCH_DTYPES:
         from .torch_runtime import load_torch_model
 
-        tokenizer, classifier = load_torch_model(model_path, device)
+        tokenizer, classifier = load_torch_model(model_path, device, backend)
     else:
         from .onnx_runtime import load_onnx_model
 

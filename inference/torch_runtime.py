@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
+from .predictor import TORCH_DTYPES
 from .sources import not_found
 
 
@@ -16,10 +17,9 @@ class TorchClassifier:
     """A sequence classifier loaded through the Auto classes and run by PyTorch: an encoded batch in, logits out, as
     numpy."""
 
-    backend_name = "torch"
-
-    def __init__(self, model: PreTrainedModel):
+    def __init__(self, model: PreTrainedModel, backend_name: str = "torch"):
         self.model = model
+        self.backend_name = backend_name
         self.id2label = model.config.id2label
         self.problem_type = model.config.problem_type
         self.model_type = model.config.model_type
@@ -31,11 +31,14 @@ class TorchClassifier:
         return self.model(**inputs).logits.float().cpu().numpy()
 
 
-def load_torch_model(model_path: str, device: str):
-    """The tokenizer and model of a folder or Hub id, loaded as a Hub user loads them (`trust_remote_code=True`)."""
+def load_torch_model(model_path: str, device: str, backend: str = "torch"):
+    """The tokenizer and model of a folder or Hub id, loaded as a Hub user loads them (`trust_remote_code=True`), its
+    weights in the backend's dtype (`TORCH_DTYPES`)."""
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=True)
-        model = AutoModelForSequenceClassification.from_pretrained(model_path, trust_remote_code=True)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            model_path, trust_remote_code=True, dtype=TORCH_DTYPES[backend]
+        )
     except OSError as error:
         raise not_found("model", model_path, error) from error
-    return tokenizer, TorchClassifier(model.to(device).eval())
+    return tokenizer, TorchClassifier(model.to(device).eval(), backend)

@@ -2,17 +2,18 @@
 
     python scripts/benchmark_pipeline.py outputs/lstm-imdb --dataset_name ../shared/data/imdb --max_samples 3000
     python scripts/benchmark_pipeline.py outputs/lstm-imdb --dataset_name ../shared/data/imdb --max_samples 3000 \\
-        --backends torch onnx onnx-int8        # after scripts/export_onnx.py --model outputs/lstm-imdb --int8
+        --backends torch torch-bf16 onnx onnx-int8   # after scripts/export_onnx.py --model outputs/lstm-imdb --int8
 
-Rows: `pipeline("sentiment-analysis")` called on the list of reviews with batch size 1 and `--batch_size`, then for
-each of `--backends` (PyTorch, ONNX Runtime on the folder's float or int8 export) the project's predictor
-(`inference.predictor`, as `predict.py`, `serve.py` and the demo use it) and the model alone: the reviews tokenized
-in one call, then forward passes over length-sorted batches of `--sorted_batch_size` with nothing else around them
-(the ceiling every door is compared with). Each row gives reviews/s, its ratio to the sorted model alone on the
-first backend, and the accuracy of its labels, which must be the same for every row but int8's (the same reviews
-through the same weights and the same cut; int8 rounds the weights). A folder that reads long reviews in windows
-(`chunk_overlap`) is measured on its cut here; scripts/benchmark_long_reviews.py measures what windows cost. Prints the table as Markdown, then the report
-as JSON.
+Rows: `pipeline("sentiment-analysis")` called on the list of reviews with batch size 1 and `--batch_size` (and, with
+the torch-bf16 backend, loaded with `dtype=torch.bfloat16` as a user would load it in bfloat16), then for each of
+`--backends` (PyTorch in float32 or bfloat16, ONNX Runtime on the folder's float or int8 export) the project's predictor
+(`inference.predictor`, as `predict.py`, `serve.py` and the demo use it) and the model alone: the reviews tokenized in
+one call, then forward passes over length-sorted batches of `--sorted_batch_size` with nothing else around them (the
+ceiling every door is compared with). Each row gives reviews/s, its ratio to the sorted model alone on the first
+backend, and the accuracy of its labels, which must be the same for every row but int8's and bfloat16's (the same
+reviews through the same weights and the same cut; int8 and bfloat16 round the weights). A folder that reads long
+reviews in windows (`chunk_overlap`) is measured on its cut here; scripts/benchmark_long_reviews.py measures what
+windows cost. Prints the table as Markdown, then the report as JSON.
 """
 
 import argparse
@@ -61,8 +62,8 @@ def main(args: list[str] | None = None) -> dict:
     classifier = pipeline("sentiment-analysis", model=options.model, trust_remote_code=True)
     label_index = classifier.model.config.label2id
 
-    def through_pipeline(batch_size: int):
-        return lambda: [label_index[r["label"]] for r in classifier(texts, batch_size=batch_size, truncation=True)]
+    def through_pipeline(batch_size: int, loaded=classifier):
+        return lambda: [label_index[r["label"]] for r in loaded(texts, batch_size=batch_size, truncation=True)]
 
     def through_predictor(predictor: SentimentPredictor):
         # The cut, as every other row reads: a folder that reads long reviews in windows (chunk_overlap) is slower
@@ -88,6 +89,15 @@ def main(args: list[str] | None = None) -> dict:
         timed("pipeline, batch size 1", through_pipeline(1)),
         timed(f"pipeline, batch size {options.batch_size}", through_pipeline(options.batch_size)),
     ]
+    if "torch-bf16" in predictors:
+        in_bfloat16 = pipeline("sentiment-analysis", model=options.model, trust_remote_code=True, dtype=torch.bfloat16)
+        rows.append(
+            timed(
+                f"pipeline, bfloat16, batch size {options.batch_size}",
+                through_pipeline(options.batch_size, in_bfloat16),
+            )
+        )
+    sorted_row = len(rows) + 1  # the first backend's model alone, the rate every row is compared with
     for backend, predictor in predictors.items():
         rows.append(
             timed(f"project predictor, {backend}, batch size {options.batch_size}", through_predictor(predictor))
@@ -95,7 +105,7 @@ def main(args: list[str] | None = None) -> dict:
         rows.append(
             timed(f"model alone, {backend}, sorted batches of {options.sorted_batch_size}", model_alone(predictor))
         )
-    sorted_rate = len(texts) / rows[3]["seconds"]
+    sorted_rate = len(texts) / rows[sorted_row]["seconds"]
     for row in rows:
         row["reviews_per_second"] = round(len(texts) / row["seconds"], 1)
         row["share_of_sorted_rate"] = round(row["reviews_per_second"] / sorted_rate, 3)

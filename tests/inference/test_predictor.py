@@ -34,6 +34,28 @@ def test_predictor_agrees_with_the_pipeline_on_real_reviews_in_any_batch_size(pr
             assert row == pytest.approx([scores["neg"], scores["pos"]], abs=1e-5)
 
 
+def test_the_bfloat16_backend_runs_the_folder_as_pipeline_does_in_bfloat16(
+    predictor, trained_lstm_folder, imdb_splits
+):
+    """`torch-bf16` is the folder loaded with `dtype=torch.bfloat16`: the pipeline a user loads that way gives its
+    scores, and they stay near float32's (bfloat16 keeps 8 bits of mantissa)."""
+    from transformers import pipeline
+
+    texts = list(imdb_splits["test"]["text"][:60])
+    in_bfloat16 = load_predictor("lstm", str(trained_lstm_folder), backend="torch-bf16")
+    assert {parameter.dtype for parameter in in_bfloat16.classifier.model.parameters()} == {torch.bfloat16}
+    assert in_bfloat16.describe()["backend"] == "torch-bf16" and predictor.describe()["backend"] == "torch"
+    probabilities = in_bfloat16.predict_probabilities(texts, batch_size=16)
+    user_pipeline = pipeline(
+        "sentiment-analysis", model=str(trained_lstm_folder), trust_remote_code=True, dtype=torch.bfloat16
+    )
+    expected = pipeline_scores(user_pipeline, texts)
+    np.testing.assert_allclose(probabilities, [[s["neg"], s["pos"]] for s in expected], atol=1e-5)
+    in_float32 = predictor.predict_probabilities(texts)
+    assert np.abs(probabilities - in_float32).max() < 0.05
+    assert (probabilities.argmax(-1) == in_float32.argmax(-1)).mean() >= 0.95
+
+
 def test_long_reviews_are_truncated_at_the_model_max_length(predictor, lstm_pipeline, imdb_splits):
     long_review = " ".join(" ".join(imdb_splits["test"]["text"]).split()[:3000])
     assert len(predictor.tokenizer(long_review)["input_ids"]) > 3000 > predictor.max_length == 256

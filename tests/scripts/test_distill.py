@@ -175,6 +175,18 @@ def test_labelling_resumes_from_the_chunks_a_killed_run_wrote(trained_lstm_folde
     assert len(list(tmp_path.iterdir())) == 2
 
 
+def test_a_teacher_run_in_bfloat16_labels_anew_near_its_float32_labels(trained_lstm_folder, imdb_splits, tmp_path):
+    """`--teacher_backend torch-bf16` is another backend, so another cache: float32's labels are never reused."""
+    texts = list(imdb_splits["train"]["text"][:64])
+    processes = LabellingProcesses()
+    in_float32, _ = label_reviews(processes, Teacher.load(str(trained_lstm_folder)), texts, ["neg", "pos"], tmp_path)
+    teacher = Teacher.load(str(trained_lstm_folder), "torch-bf16")
+    in_bfloat16, count = label_reviews(processes, teacher, texts, ["neg", "pos"], tmp_path)
+    assert count == 64 and len(list(tmp_path.iterdir())) == 2
+    assert np.abs(in_bfloat16 - in_float32).max() < 0.05
+    assert (in_bfloat16.argmax(-1) == in_float32.argmax(-1)).mean() >= 0.95
+
+
 def test_the_teachers_test_accuracy_is_read_from_their_runs_for_their_own_test_split(
     trained_lstm_folder, imdb_dataset
 ):
