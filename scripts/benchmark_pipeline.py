@@ -6,13 +6,13 @@
 
 Rows: `pipeline("sentiment-analysis")` called on the list of reviews with batch size 1 and `--batch_size` (and, with
 the torch-bf16 backend, loaded with `dtype=torch.bfloat16` as a user would load it in bfloat16), then for each of
-`--backends` (PyTorch in float32 or bfloat16, ONNX Runtime on the folder's float or int8 export) the project's predictor
-(`inference.predictor`, as `predict.py`, `serve.py` and the demo use it) and the model alone: the reviews tokenized in
-one call, then forward passes over length-sorted batches of `--sorted_batch_size` with nothing else around them (the
-ceiling every door is compared with). Each row gives reviews/s, its ratio to the sorted model alone on the first
-backend, and the accuracy of its labels, which must be the same for every row but int8's and bfloat16's (the same
-reviews through the same weights and the same cut; int8 and bfloat16 round the weights). A folder that reads long
-reviews in windows (`chunk_overlap`) is measured on its cut here; scripts/benchmark_long_reviews.py measures what
+`--backends` (PyTorch in float32 or bfloat16, ONNX Runtime on the folder's float or int8 export) the project's
+predictor (`inference.predictor`, as `predict.py`, `serve.py` and the demo use it) and the model alone: the reviews
+tokenized in one call, then forward passes over length-sorted batches of `--sorted_batch_size` with nothing else
+around them (the ceiling every door is compared with). Each row gives reviews/s, its ratio to the sorted model alone
+on the first backend, and the accuracy of its labels, which must be the same for every row but int8's and bfloat16's
+(the same reviews through the same weights and the same cut; int8 and bfloat16 round the weights). A folder that reads
+long reviews in windows (`chunk_overlap`) is measured on its cut here; scripts/benchmark_long_reviews.py measures what
 windows cost. Prints the table as Markdown, then the report as JSON.
 """
 
