@@ -56,6 +56,25 @@ def test_the_bfloat16_backend_runs_the_folder_as_pipeline_does_in_bfloat16(
     assert (probabilities.argmax(-1) == in_float32.argmax(-1)).mean() >= 0.95
 
 
+@pytest.mark.parametrize(
+    "folder_fixture", ["verbalizer_mlp_folder", "verbalizer_mlm_folder", "finetuned_modernbert_folder"]
+)
+def test_every_approach_runs_in_bfloat16(folder_fixture, request, imdb_splits):
+    """The verbalizer (both heads, over a frozen encoder) and a fine-tuned encoder run whole in bfloat16, near their
+    float32 probabilities, cut and in windows."""
+    folder = str(request.getfixturevalue(folder_fixture))
+    texts = list(imdb_splits["test"]["text"][:16])
+    in_bfloat16 = load_predictor("model", folder, backend="torch-bf16")
+    assert {parameter.dtype for parameter in in_bfloat16.classifier.model.parameters()} == {torch.bfloat16}
+    in_float32 = load_predictor("model", folder)
+    for chunk_overlap in (None, 16):
+        probabilities = in_bfloat16.predict_probabilities(texts, chunk_overlap=chunk_overlap)
+        np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
+        assert (
+            np.abs(probabilities - in_float32.predict_probabilities(texts, chunk_overlap=chunk_overlap)).max() < 0.05
+        )
+
+
 def test_long_reviews_are_truncated_at_the_model_max_length(predictor, lstm_pipeline, imdb_splits):
     long_review = " ".join(" ".join(imdb_splits["test"]["text"]).split()[:3000])
     assert len(predictor.tokenizer(long_review)["input_ids"]) > 3000 > predictor.max_length == 256
