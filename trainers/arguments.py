@@ -17,6 +17,7 @@ from typing import Literal
 import yaml
 from transformers import HfArgumentParser, PreTrainedConfig, TrainingArguments
 
+from inference.predictor import BACKENDS
 from models import LSTMSentimentConfig, VerbalizerConfig
 from models.verbalizer.configuration_verbalizer import DEFAULT_ENCODER
 
@@ -230,7 +231,7 @@ class DistillationArguments:
             "validation reviews the highest likelihood)."
         },
     )
-    teacher_backend: Literal["torch", "torch-bf16", "onnx", "onnx-int8"] = field(
+    teacher_backend: Literal[BACKENDS] = field(
         default="torch",
         metadata={
             "help": "What runs the teachers: PyTorch (torch-bf16: in bfloat16, faster on GPUs and on CPUs with "
