@@ -176,7 +176,7 @@ class SentimentPredictor:
                     raise self._unencodable(texts, batch_indices.tolist(), chunk_overlap, error) from error
                 # Which review each row (window) belongs to: one row per review when nothing is chunked.
                 review_of_row = encoded.pop("overflow_to_sample_mapping", np.arange(len(batch_indices)))
-                row_probabilities = self._to_probabilities(self.classifier(dict(encoded)))
+                row_probabilities = self.to_probabilities(self.classifier(dict(encoded)))
                 sums = np.zeros((len(batch_indices), row_probabilities.shape[1]), dtype=np.float32)
                 np.add.at(sums, review_of_row, row_probabilities)
                 windows = np.bincount(review_of_row, minlength=len(batch_indices))[:, np.newaxis]
@@ -215,7 +215,7 @@ class SentimentPredictor:
                 f"chunk_overlap must be at least 0 and less than the {window} tokens of a window, got {chunk_overlap}."
             )
 
-    def _to_probabilities(self, logits: np.ndarray) -> np.ndarray:
+    def to_probabilities(self, logits: np.ndarray) -> np.ndarray:
         """What `pipeline` applies: softmax over several labels, sigmoid for a single output or multi-label models."""
         if len(self.labels) == 1 or self.classifier.problem_type == "multi_label_classification":
             return 1.0 / (1.0 + np.exp(-logits))

@@ -10,10 +10,11 @@ the torch-bf16 backend, loaded with `dtype=torch.bfloat16` as a user would load 
 predictor (`inference.predictor`, as `predict.py`, `serve.py` and the demo use it) and the model alone: the reviews
 tokenized in one call, then forward passes over length-sorted batches of `--sorted_batch_size` with nothing else
 around them (the ceiling every door is compared with). Each row gives reviews/s, its ratio to the sorted model alone
-on the first backend, and the accuracy of its labels, which must be the same for every row but int8's and bfloat16's
-(the same reviews through the same weights and the same cut; int8 and bfloat16 round the weights). A folder that reads
-long reviews in windows (`chunk_overlap`) is measured on its cut here; scripts/benchmark_long_reviews.py measures what
-windows cost. Prints the table as Markdown, then the report as JSON.
+on the first backend, the accuracy of its labels, and the largest change of a review's probabilities from the first
+row's (`pipeline` in the folder's own dtype; the mean change is in the JSON). Labels and probabilities must be the same
+in every row but int8's and bfloat16's (the same reviews through the same weights and the same cut; int8 and bfloat16
+round the weights). A folder that reads long reviews in windows (`chunk_overlap`) is measured on its cut here;
+scripts/benchmark_long_reviews.py measures what windows cost. Prints the table as Markdown, then the report as JSON.
 """
 
 import argparse
@@ -21,6 +22,7 @@ import json
 import sys
 import time
 
+import numpy as np
 import torch
 from transformers import pipeline
 
@@ -31,10 +33,10 @@ from trainers.script_logging import setup_logging
 
 
 def timed(label: str, run) -> dict:
-    """Runs `run()` once (it returns one predicted class index per review) and times it."""
+    """Runs `run()` once (it returns the label probabilities, one row per review) and times it."""
     started = time.perf_counter()
-    predicted = run()
-    return {"door": label, "seconds": time.perf_counter() - started, "predicted": predicted}
+    probabilities = run()
+    return {"door": label, "seconds": time.perf_counter() - started, "probabilities": probabilities}
 
 
 def main(args: list[str] | None = None) -> dict:
@@ -63,25 +65,29 @@ def main(args: list[str] | None = None) -> dict:
     label_index = classifier.model.config.label2id
 
     def through_pipeline(batch_size: int, loaded=classifier):
-        return lambda: [label_index[r["label"]] for r in loaded(texts, batch_size=batch_size, truncation=True)]
+        def run():
+            probabilities = np.zeros((len(texts), len(label_index)), dtype=np.float32)
+            for row, scores in zip(probabilities, loaded(texts, batch_size=batch_size, truncation=True, top_k=None)):
+                for score in scores:
+                    row[label_index[score["label"]]] = score["score"]
+            return probabilities
+
+        return run
 
     def through_predictor(predictor: SentimentPredictor):
         # The cut, as every other row reads: a folder that reads long reviews in windows (chunk_overlap) is slower
         # on them by what scripts/benchmark_long_reviews.py measures.
-        return lambda: (
-            predictor.predict_probabilities(texts, options.batch_size, chunk_overlap=None).argmax(-1).tolist()
-        )
+        return lambda: predictor.predict_probabilities(texts, options.batch_size, chunk_overlap=None)
 
     def model_alone(predictor: SentimentPredictor):
         def run():
             encoded = predictor.tokenizer(texts, truncation=True)
-            predicted = [0] * len(texts)
+            probabilities = np.zeros((len(texts), len(predictor.labels)), dtype=np.float32)
             for batch in length_sorted_batches([len(ids) for ids in encoded["input_ids"]], options.sorted_batch_size):
                 rows = {name: [values[i] for i in batch] for name, values in encoded.items()}
                 padded = predictor.tokenizer.pad(rows, return_tensors="np")
-                for index, label in zip(batch, predictor.classifier(dict(padded)).argmax(-1).tolist()):
-                    predicted[index] = label
-            return predicted
+                probabilities[batch] = predictor.to_probabilities(predictor.classifier(dict(padded)))
+            return probabilities
 
         return run
 
@@ -106,17 +112,23 @@ def main(args: list[str] | None = None) -> dict:
             timed(f"model alone, {backend}, sorted batches of {options.sorted_batch_size}", model_alone(predictor))
         )
     sorted_rate = len(texts) / rows[sorted_row]["seconds"]
+    reference = rows[0]["probabilities"]
     for row in rows:
+        probabilities = row.pop("probabilities")
+        change = np.abs(probabilities - reference)
         row["reviews_per_second"] = round(len(texts) / row["seconds"], 1)
         row["share_of_sorted_rate"] = round(row["reviews_per_second"] / sorted_rate, 3)
-        row["accuracy"] = sum(p == g for p, g in zip(row.pop("predicted"), gold)) / len(texts)
+        row["accuracy"] = float(np.mean(probabilities.argmax(-1) == np.asarray(gold)))
+        row["largest_probability_change"] = float(change.max())
+        row["mean_probability_change"] = float(change.mean())
         row["seconds"] = round(row["seconds"], 2)
 
     print(f"{len(texts):,} test reviews, {options.model}, {torch.get_num_threads()} threads\n")
-    print("| door | reviews/s | share of sorted rate | accuracy |\n| --- | ---: | ---: | ---: |")
+    print("| door | reviews/s | share of sorted rate | accuracy | largest probability change |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for row in rows:
         print(f"| {row['door']} | {row['reviews_per_second']:,.1f} | {row['share_of_sorted_rate']:.0%} | "
-              f"{100 * row['accuracy']:.2f}% |")  # fmt: skip
+              f"{100 * row['accuracy']:.2f}% | {row['largest_probability_change']:.4f} |")  # fmt: skip
     report = {"model": options.model, "reviews": len(texts), "rows": rows}
     print(json.dumps(report, indent=2))
     return report
