@@ -72,6 +72,19 @@ class LabellingProcesses:
 
         return gather_object(objects)
 
+    def __enter__(self) -> "LabellingProcesses":
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        """Ends the process group, together after a run that went well: left to the interpreter's exit, one
+        process's communication threads can still be running while another's are torn down, which aborts it
+        (SIGABRT) after the work is done. After an error the others may never reach a barrier: no waiting then."""
+        if self.state is None or self.state.num_processes == 1:
+            return
+        if error_type is None:
+            self.state.wait_for_everyone()
+        self.state.destroy_process_group()
+
 
 def labelling_processes(cpu: bool) -> LabellingProcesses:
     """This process alone, unless a launcher started several (`WORLD_SIZE`): then accelerate's, on the CPU if

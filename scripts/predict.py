@@ -75,19 +75,19 @@ def parse_arguments(args: list[str] | None) -> argparse.Namespace:
 def main(args: list[str] | None = None) -> None:
     arguments = parse_arguments(args)
     setup_logging()
-    processes = labelling_processes(cpu=arguments.device == "cpu")
-    try:
-        label_to_output(
-            processes, arguments.model, texts=arguments.texts, input_path=arguments.input,
-            input_format=arguments.input_format, column=arguments.column, output=arguments.output,
-            output_format=arguments.output_format, device=arguments.device, backend=arguments.backend,
-            top_k=arguments.top_k, batch_size=arguments.batch_size, chunk_overlap=arguments.chunk_overlap,
-            rows_in_memory=arguments.rows_in_memory,
-        )  # fmt: skip
-    except InputError as error:  # the input's fault, found alike by every process: the main process says it
-        sys.exit(f"error: {error}" if processes.is_main_process else 1)
-    except (ValueError, OSError) as error:  # SourceError (the model) is a ValueError
-        sys.exit(f"error: {error}")
+    with labelling_processes(cpu=arguments.device == "cpu") as processes:
+        try:
+            label_to_output(
+                processes, arguments.model, texts=arguments.texts, input_path=arguments.input,
+                input_format=arguments.input_format, column=arguments.column, output=arguments.output,
+                output_format=arguments.output_format, device=arguments.device, backend=arguments.backend,
+                top_k=arguments.top_k, batch_size=arguments.batch_size, chunk_overlap=arguments.chunk_overlap,
+                rows_in_memory=arguments.rows_in_memory,
+            )  # fmt: skip
+        except InputError as error:  # the input's fault, found alike by every process: the main process says it
+            sys.exit(f"error: {error}" if processes.is_main_process else 1)
+        except (ValueError, OSError) as error:  # SourceError (the model) is a ValueError
+            sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":
