@@ -30,6 +30,7 @@ from trainers.calibration import (
     calibration_record,
     fit_temperature,
     logit_layer,
+    logits_were_divided,
     negative_log_likelihood,
     recorded_temperature,
     rescale_probabilities,
@@ -221,12 +222,13 @@ def test_the_runs_data_settings_are_taken_from_its_recipe_unless_given():
     assert run_data_settings({**recipe, "split_seed": 42}, {})["seed"] == 42
 
 
-def trained_lstm_trainer(imdb_splits, output_dir):
-    """A small attention-pooling LSTM trained one epoch on 540 real reviews, and its tokenized splits."""
+def trained_lstm_trainer(imdb_splits, output_dir, bf16: bool = False):
+    """A small attention-pooling LSTM trained one epoch on 540 real reviews (in bf16 autocast on the CPU if asked),
+    and its tokenized splits."""
     set_seed(0)
     args = SentimentTrainingArguments(
         output_dir=str(output_dir), num_train_epochs=1, learning_rate=5e-3, per_device_train_batch_size=16,
-        eval_strategy="no", save_strategy="no", report_to="none", seed=0, disable_tqdm=True,
+        eval_strategy="no", save_strategy="no", report_to="none", seed=0, disable_tqdm=True, bf16=bf16, use_cpu=bf16,
     )  # fmt: skip
     tokenizer = train_word_tokenizer(
         imdb_splits["train"]["text"], vocab_size=4000, min_frequency=2, model_max_length=128
@@ -238,15 +240,19 @@ def trained_lstm_trainer(imdb_splits, output_dir):
     return trainer, tokenized
 
 
-def test_calibrate_trainer_folds_records_and_draws(imdb_splits, tmp_path):
-    trainer, tokenized = trained_lstm_trainer(imdb_splits, tmp_path)
+@pytest.mark.parametrize("bf16", [False, True])
+def test_calibrate_trainer_folds_records_and_draws(imdb_splits, tmp_path, bf16):
+    trainer, tokenized = trained_lstm_trainer(imdb_splits, tmp_path, bf16=bf16)
     validation = tokenized["validation"]
     before = logits_of(predict_in_order(trainer, validation))
     entries = calibrate_trainer(trainer, validation)
     temperature = entries["calibration_temperature"]
     assert temperature == pytest.approx(fit_temperature(before, validation["label"]), rel=1e-9)
     after = logits_of(predict_in_order(trainer, validation))
-    np.testing.assert_allclose(after, before / temperature, rtol=1e-4, atol=1e-6)
+    if bf16:  # rounded logits: as close as the fold's own check asks
+        assert logits_were_divided(after, before / temperature, mixed_precision=True)
+    else:
+        np.testing.assert_allclose(after, before / temperature, rtol=1e-4, atol=1e-6)
     assert (after.argmax(1) == before.argmax(1)).all()
     assert entries["eval_nll_after_calibration"] <= entries["eval_nll_before_calibration"]
     config = trainer.model.config
@@ -255,10 +261,24 @@ def test_calibrate_trainer_folds_records_and_draws(imdb_splits, tmp_path):
     assert (tmp_path / "unfinished" / CALIBRATION_DIAGRAM_FILE).is_file()
 
 
+def test_the_fold_check_allows_rounding_under_mixed_precision_only():
+    """Logits as a fine-tuned MiniLM gave them in bf16 (`--bf16 true` on the CPU): the largest 1.81, a logit near 0
+    off by 0.009 after the fold. That is rounding under bf16 and a wrong fold in float32; logits not divided by T
+    are refused in both."""
+    expected = np.array([[1.8145, -1.7621], [0.1002, -0.1399], [-0.9512, 0.8874]])
+    rounded = expected + np.array([[0.0039, -0.0020], [0.0087, -0.0086], [0.0, 0.0039]])
+    assert logits_were_divided(rounded, expected, mixed_precision=True)
+    assert not logits_were_divided(rounded, expected, mixed_precision=False)
+    for precision in (True, False):
+        assert logits_were_divided(expected, expected, mixed_precision=precision)
+        assert not logits_were_divided(expected * 1.3, expected, mixed_precision=precision)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
 def test_calibrate_trainer_leaves_a_model_whose_logits_do_not_scale_as_it_was(
-    imdb_splits, tmp_path, monkeypatch, caplog
+    imdb_splits, tmp_path, monkeypatch, caplog, bf16
 ):
-    trainer, tokenized = trained_lstm_trainer(imdb_splits, tmp_path)
+    trainer, tokenized = trained_lstm_trainer(imdb_splits, tmp_path, bf16=bf16)
     weights = {name: tensor.clone() for name, tensor in trainer.model.state_dict().items()}
     # Dividing the attention scorer's weights changes which tokens the pooling reads, not the logits' scale.
     monkeypatch.setattr(calibration_module, "logit_layer", lambda model, num_labels: "lstm.pooling.attention")
