@@ -224,7 +224,7 @@ def describe(temperature: float, figures: dict, samples: int) -> str:
     )
 
 
-def mixed_precision(args: TrainingArguments) -> bool:
+def runs_in_mixed_precision(args: TrainingArguments) -> bool:
     return any((args.bf16, args.fp16, args.bf16_full_eval, args.fp16_full_eval))
 
 
@@ -267,7 +267,7 @@ def calibrate_trainer(trainer: Trainer, validation: Dataset) -> dict:
     scale_layer(model, layer, 1 / temperature)
     checked = validation.select(range(min(CHECKED_ROWS, len(validation))))
     folded = logits_of(predict_in_order(trainer, checked))
-    if not logits_were_divided(folded, logits[: len(checked)] / temperature, mixed_precision(trainer.args)):
+    if not logits_were_divided(folded, logits[: len(checked)] / temperature, runs_in_mixed_precision(trainer.args)):
         scale_layer(model, layer, temperature)
         logger.warning(f"Not calibrated: dividing the weights of '{layer}' did not divide the logits by T.")
         return {}

@@ -37,6 +37,7 @@ COMMANDS = {
             for model in FINETUNE_MODELS
             for preset in FINETUNE_PRESETS
         ),
+        ["configs/finetune/minilm_2ep.yaml"],
     ],
     "scripts/train_verbalizer.py": [["configs/verbalizer.yaml"], ["configs/verbalizer_minilm.yaml"]],
     "scripts/pretrain.py": [["configs/pretrain/lstm.yaml"]],
@@ -44,7 +45,7 @@ COMMANDS = {
     "scripts/search.py": [["configs/search/lstm.yaml"]],
     "scripts/distill.py": [
         [f"configs/distill/{teacher}_teacher.yaml"]
-        for teacher in ("minilm", "minilm_nbsvm", "nbsvm", "modernbert", "ensemble")
+        for teacher in ("minilm", "minilm_2ep", "minilm_nbsvm", "nbsvm", "modernbert", "ensemble")
     ],
 }
 
