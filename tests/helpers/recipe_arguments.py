@@ -44,8 +44,11 @@ COMMANDS = {
     "scripts/pretrain_word_vectors.py": [["configs/pretrain/word_vectors.yaml"]],
     "scripts/search.py": [["configs/search/lstm.yaml"]],
     "scripts/distill.py": [
-        [f"configs/distill/{teacher}_teacher.yaml"]
-        for teacher in ("minilm", "minilm_2ep", "minilm_nbsvm", "nbsvm", "modernbert", "ensemble")
+        *(
+            [f"configs/distill/{teacher}_teacher.yaml"]
+            for teacher in ("minilm", "minilm_2ep", "minilm_nbsvm", "nbsvm", "modernbert", "ensemble")
+        ),
+        ["configs/distill/minilm_2ep_teacher_96.yaml"],
     ],
 }
 
