@@ -308,12 +308,28 @@ class SentimentTrainingArguments(TrainingArguments):
     )
 
 
+# The names encoder configs give the dropout on attention weights (BERT, ALBERT, MiniLM; ModernBERT, DistilBERT).
+ATTENTION_DROPOUT_FIELDS = ("attention_probs_dropout_prob", "attention_dropout")
+
+
 @dataclass
 class EncoderArguments:
     model_name_or_path: str = field(
         default=DEFAULT_ENCODER,
         metadata={"help": "Pretrained encoder to fine-tune (AutoModelForSequenceClassification): Hub id or folder."},
     )
+    attention_dropout: float | None = field(
+        default=None,
+        metadata={
+            "help": "The dropout on the encoder's attention weights, whatever its config calls it "
+            f"({', '.join(ATTENTION_DROPOUT_FIELDS)}); unset: the encoder's own. 0 lets PyTorch's fused attention "
+            "train on a CPU, which falls back to a slower path for attention dropout (docs/results.md)."
+        },
+    )
+
+    def __post_init__(self):
+        if self.attention_dropout is not None and not 0.0 <= self.attention_dropout < 1.0:
+            raise ValueError(f"attention_dropout must be in [0, 1), got {self.attention_dropout}.")
 
 
 @dataclass

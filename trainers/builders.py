@@ -23,6 +23,7 @@ from inference.sources import check_model_folder
 from models import LSTMForSequenceClassification, LSTMModel, LSTMSentimentConfig, TruncatingTokenizer
 
 from .arguments import (
+    ATTENTION_DROPOUT_FIELDS,
     DataArguments,
     EncoderArguments,
     LSTMArguments,
@@ -190,11 +191,25 @@ def pretrained_lstm_models(arguments: Mapping[type, Any], recipe: dict, splits: 
 def finetuned_models(arguments: Mapping[type, Any], recipe: dict, splits: DatasetDict) -> ModelFactory:
     """The pretrained encoder `model_name_or_path` with a new classification head, reading with its own tokenizer;
     every entry of its config can be tuned."""
-    encoder = arguments[EncoderArguments].model_name_or_path
+    encoder_args = arguments[EncoderArguments]
+    encoder = encoder_args.model_name_or_path
     check_model_folder(encoder)
     tokenizer = encoder_tokenizer(encoder, arguments[DataArguments])
-    hyperparameters = frozenset(AutoConfig.from_pretrained(encoder).to_dict())
-    return ModelFactory(tokenizer, encoder_builder(encoder, class_names(splits)), hyperparameters)
+    config = AutoConfig.from_pretrained(encoder).to_dict()
+    settings = attention_dropout_settings(config, encoder, encoder_args.attention_dropout)
+    return ModelFactory(tokenizer, encoder_builder(encoder, class_names(splits), settings), frozenset(config))
+
+
+def attention_dropout_settings(config: dict, encoder: str, attention_dropout: float | None) -> dict:
+    """The config entry that sets `attention_dropout` for this encoder (none when unset)."""
+    if attention_dropout is None:
+        return {}
+    names = [name for name in ATTENTION_DROPOUT_FIELDS if name in config]
+    if not names:
+        raise ValueError(
+            f"The config of {encoder} has no attention dropout to set (none of {', '.join(ATTENTION_DROPOUT_FIELDS)})."
+        )
+    return {names[0]: attention_dropout}
 
 
 def student_lstm_models(arguments: Mapping[type, Any], recipe: dict, splits: DatasetDict) -> ModelFactory:

@@ -38,6 +38,7 @@ COMMANDS = {
             for preset in FINETUNE_PRESETS
         ),
         ["configs/finetune/minilm_2ep.yaml"],
+        ["configs/finetune/minilm_2ep_no_attention_dropout.yaml"],
     ],
     "scripts/train_verbalizer.py": [["configs/verbalizer.yaml"], ["configs/verbalizer_minilm.yaml"]],
     "scripts/pretrain.py": [["configs/pretrain/lstm.yaml"]],
@@ -46,7 +47,15 @@ COMMANDS = {
     "scripts/distill.py": [
         *(
             [f"configs/distill/{teacher}_teacher.yaml"]
-            for teacher in ("minilm", "minilm_2ep", "minilm_nbsvm", "nbsvm", "modernbert", "ensemble")
+            for teacher in (
+                "minilm",
+                "minilm_2ep",
+                "minilm_2ep_no_attention_dropout",
+                "minilm_nbsvm",
+                "nbsvm",
+                "modernbert",
+                "ensemble",
+            )
         ),
         ["configs/distill/minilm_2ep_teacher_96.yaml"],
     ],

@@ -2,20 +2,22 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from huggingface_hub import ModelCard
 
 from ..conftest import IMDB_CLASSES, MINILM_HUB_ID, load_folder_without_project
 
 
 @pytest.mark.parametrize(
-    "encoder_fixture, folder_fixture, model_type, hub_id",
+    "encoder_fixture, folder_fixture, model_type, hub_id, attention_dropout",
     [
-        ("random_modernbert_folder", "finetuned_modernbert_folder", "modernbert", None),
-        ("minilm_path", "finetuned_minilm_folder", "bert", MINILM_HUB_ID),
+        # The fixtures ask --attention_dropout, which each encoder's config names its own way.
+        ("random_modernbert_folder", "finetuned_modernbert_folder", "modernbert", None, {"attention_dropout": 0.05}),
+        ("minilm_path", "finetuned_minilm_folder", "bert", MINILM_HUB_ID, {"attention_probs_dropout_prob": 0.0}),
     ],
 )
 def test_finetuned_folder_labels_reviews_in_a_fresh_process(
-    request, encoder_fixture, folder_fixture, model_type, hub_id, imdb_splits, tmp_path
+    request, encoder_fixture, folder_fixture, model_type, hub_id, attention_dropout, imdb_splits, tmp_path
 ):
     encoder = str(request.getfixturevalue(encoder_fixture))
     output_dir = request.getfixturevalue(folder_fixture)
@@ -31,6 +33,9 @@ def test_finetuned_folder_labels_reviews_in_a_fresh_process(
     assert state["global_step"] == 6 and state["train_batch_size"] == 8
     config = json.loads((output_dir / "config.json").read_text())
     assert config["model_type"] == model_type and config["id2label"] == {"0": "neg", "1": "pos"}
+    assert config.items() >= attention_dropout.items()
+    recipe = yaml.safe_load((output_dir / "training_recipe.yaml").read_text())
+    assert recipe["attention_dropout"] == next(iter(attention_dropout.values())), "the card's recipe repeats the run"
     assert json.loads((output_dir / "tokenizer_config.json").read_text())["model_max_length"] == 128
 
     texts = list(imdb_splits["test"]["text"][:16])

@@ -94,6 +94,25 @@ def test_a_run_without_recipe_file_records_what_its_card_states_at_their_default
     }
 
 
+@pytest.mark.parametrize("value", ["1.0", "-0.1"])
+def test_an_attention_dropout_outside_0_to_1_is_refused_before_any_work(value, capsys):
+    with pytest.raises(SystemExit):
+        parse_recipe((DataArguments, EncoderArguments, SentimentTrainingArguments), ["--attention_dropout", value])
+    assert f"attention_dropout must be in [0, 1), got {float(value)}" in capsys.readouterr().err
+
+
+def test_attention_dropout_sets_the_field_each_encoder_config_names_and_refuses_a_model_without_one():
+    from transformers import AlbertConfig, DistilBertConfig, ModernBertConfig
+
+    from trainers.builders import attention_dropout_settings
+
+    assert attention_dropout_settings(AlbertConfig().to_dict(), "albert", 0.0) == {"attention_probs_dropout_prob": 0.0}
+    assert attention_dropout_settings(DistilBertConfig().to_dict(), "distilbert", 0.2) == {"attention_dropout": 0.2}
+    assert attention_dropout_settings(ModernBertConfig().to_dict(), "modernbert", None) == {}
+    with pytest.raises(ValueError, match="The config of outputs/lstm has no attention dropout to set"):
+        attention_dropout_settings(LSTMSentimentConfig().to_dict(), "outputs/lstm", 0.0)
+
+
 def test_list_hyperparameters_take_several_values_and_default_to_the_config_class():
     from models import VerbalizerConfig
 
