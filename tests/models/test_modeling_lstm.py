@@ -398,6 +398,30 @@ def test_adversarial_training_moves_the_embeddings_along_the_distillation_loss()
     torch.testing.assert_close(output.loss, clean + loss_at(embeddings + step))
 
 
+def test_adversarial_distillation_trains_under_bfloat16_autocast_into_float32_weights(tokenizer, imdb_splits):
+    # What `--bf16 true` (with `--use_cpu true` on a CPU) makes Trainer do: the step's forward passes under autocast,
+    # the adversarial gradient included, and the gradients land in the float32 weights.
+    torch.manual_seed(0)
+    config = small_config(
+        adversarial_epsilon=5.0, distillation_weight=1.0, embedding_dropout=0.0, classifier_dropout=0.0
+    )
+    model = LSTMForSequenceClassification(config).train()
+    batch = tokenizer(imdb_splits["train"]["text"][:4], truncation=True, padding=True, return_tensors="pt")
+    labels = torch.tensor(imdb_splits["train"]["label"][:4])
+    labels[1::2] = -100  # two reviews without a gold label, as the unlabeled ones of the transfer set
+    teacher = torch.tensor([[0.2, 2.0], [1.0, -1.0], [-0.5, 0.5], [2.0, 0.0]])
+    full_precision = model(**batch, labels=labels, teacher_logits=teacher).loss
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model(**batch, labels=labels, teacher_logits=teacher)
+    assert mixed.logits.dtype == torch.bfloat16
+    torch.testing.assert_close(mixed.loss, full_precision, rtol=1e-2, atol=0)
+    mixed.loss.backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.dtype == torch.float32, name
+        assert parameter.grad is not None and parameter.grad.dtype == torch.float32, name
+        assert torch.isfinite(parameter.grad).all() and parameter.grad.abs().sum() > 0, name
+
+
 def test_entropy_minimization_adds_the_weighted_mean_entropy_of_the_unlabeled_predictions():
     config = small_config(entropy_minimization_weight=0.5, embedding_dropout=0.0, classifier_dropout=0.0)
     torch.manual_seed(0)
