@@ -33,6 +33,7 @@ from trainers.run_folder import CONFIG_FILE, TEST_PREDICTIONS_FILE, is_finished,
 
 from .baselines import BASELINES, train_baseline
 from .report import classification_metrics, load_minimal_pairs, score_hard_cases
+from .run_tables import format_value
 
 logger = logging.get_logger(__name__)
 
@@ -331,19 +332,6 @@ def summarize(rows: Sequence[dict]) -> dict:
         }
     summary["cached_features"] = any(row["cached_features"] for row in rows)
     return summary
-
-
-def format_value(kind: str, mean: float | None, std: float | None) -> str:
-    if mean is None:
-        return "—"
-    scale, pattern = {
-        "percent": (100, "{:.2f}"),
-        "decimal4": (1, "{:.4f}"),
-        "decimal1": (1, "{:,.1f}"),
-        "count": (1, "{:,.0f}"),
-    }[kind]
-    text = pattern.format(scale * mean)
-    return text if std is None else f"{text} ± {pattern.format(scale * std)}"
 
 
 def markdown_table(summaries: dict[str, dict]) -> str:

@@ -11,8 +11,6 @@ from pathlib import Path
 
 from trainers.run_folder import is_finished, read_results, read_run
 
-from .comparison import format_value
-
 # What the folder a classifier started from (`pretrained_model_name_or_path`) cost to make, when it is a run folder.
 PRETRAINING_KEY = "pretrained_model_name_or_path"
 
@@ -21,7 +19,20 @@ PRETRAINING_KEY = "pretrained_model_name_or_path"
 class Column:
     key: str
     header: str
-    kind: str  # as `comparison.format_value` shows it
+    kind: str  # as `format_value` shows it
+
+
+def format_value(kind: str, mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "—"
+    scale, pattern = {
+        "percent": (100, "{:.2f}"),
+        "decimal4": (1, "{:.4f}"),
+        "decimal1": (1, "{:,.1f}"),
+        "count": (1, "{:,.0f}"),
+    }[kind]
+    text = pattern.format(scale * mean)
+    return text if std is None else f"{text} ± {pattern.format(scale * std)}"
 
 
 TABLES = {

@@ -1,6 +1,7 @@
 """How every script logs: progress and status messages go to stderr through `logging`, so that stdout holds only
 the script's output (a results table, JSON, predictions)."""
 
+import gc
 import logging
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ def setup_logging(args: "TrainingArguments | None" = None) -> None:
     (warning), which keeps model-loading details out of their output. datasets stays at warning everywhere: at info
     it reports each cache file it reads, and would turn the one-line error of a script stopped after loading the data
     into many.
+
+    Called once the script's modules are imported, it also takes everything they made out of garbage collection.
     """
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S")
     # datasets logs through a handler of its own: reaching the root logger too, its messages would show twice.
@@ -36,3 +39,6 @@ def setup_logging(args: "TrainingArguments | None" = None) -> None:
         transformers.utils.logging.set_verbosity(level)
     for name in PROJECT_LOGGERS:
         logging.getLogger(name).setLevel(level)
+    # What the imports made (about a million objects with torch and transformers) lives as long as the process: kept
+    # out of the garbage collector, it no longer slows each later collection, and the process exits a second sooner.
+    gc.freeze()
