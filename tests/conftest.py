@@ -6,6 +6,7 @@ from `MINILM_PATH` (a local folder or Hub id; default `sentence-transformers/all
 a machine's paths: CI and the README pass the local copies in.
 """
 
+import gc
 import json
 import os
 import platform
@@ -307,3 +308,9 @@ def exported_to_onnx(folder: Path, destination: Path, *options: str) -> Path:
 def lstm_onnx_folder(trained_lstm_folder, tmp_path_factory) -> Path:
     """A copy of the trained LSTM's folder with its float and int8 ONNX exports."""
     return exported_to_onnx(trained_lstm_folder, tmp_path_factory.mktemp("lstm-onnx") / "model", "--int8")
+
+
+def pytest_collection_finish(session):
+    # The modules imported by collection (torch, transformers, every test module) live as long as the run: kept out
+    # of the garbage collector, they no longer slow each of its collections.
+    gc.freeze()
