@@ -1,5 +1,6 @@
 """How every script logs: progress and status messages go to stderr through `logging`, so that stdout holds only
-the script's output (a results table, JSON, predictions)."""
+the script's output (a results table, JSON, predictions). Setting this up is the first thing every script does once
+its modules are imported, so it is also where their objects leave garbage collection."""
 
 import gc
 import logging

@@ -68,3 +68,17 @@ def test_bad_requests_say_what_is_wrong(arguments, code, message, trained_lstm_f
     completed = run_results(*filled)
     assert completed.returncode == code and message in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_tables_are_made_without_importing_torch(trained_lstm_folder):
+    """Reading run folders needs neither torch nor transformers: the script answers in a fraction of a second."""
+    program = (
+        "import runpy, sys\n"
+        f"sys.argv = ['results.py', 'accuracy', '--runs', 'LSTM', {str(trained_lstm_folder)!r}]\n"
+        f"runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+        "print(sorted(name for name in ('torch', 'transformers') if name in sys.modules))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                               timeout=120)  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "| LSTM | 1 |" in completed.stdout and completed.stdout.splitlines()[-1] == "[]"
